@@ -1,0 +1,178 @@
+"""Train configs side by side on the same data and compare them.
+
+    python tools/benchmark.py \
+        stock=configs/basicvsr/basicvsr_tiny_demo.py \
+        mg-vsr=configs/multigrid/basicvsr_mg-vsr_tiny_demo.py \
+        --work-root work_dirs/bench --out work_dirs/bench/report
+
+Each LABEL=CONFIG is trained from scratch with ``tools/train.py`` (the real
+launcher, one after the other on the same machine), then the runs are
+compared by ``tools/compare_runs.py`` (the first run is the reference). Per
+run it also reports seconds per iteration, peak memory, and how long the
+training loop waited for data (mmengine's ``data_time`` / ``time``), which
+says whether the loader kept up. ``--throughput`` additionally measures, for
+each config, the loader alone against the model alone on the first
+(smallest, for a curriculum) batch shape.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+import compare_runs  # noqa: E402
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def loop_wait_share(work_dir: str) -> dict:
+    """Mean data_time, time and their ratio from mmengine's scalars.json."""
+    data, total = [], []
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if 'data_time' in record and 'time' in record:
+                    data.append(record['data_time'])
+                    total.append(record['time'])
+    if not total:
+        return dict(data_time=None, iter_time=None, wait_share=None)
+    mean_data, mean_total = sum(data) / len(data), sum(total) / len(total)
+    return dict(data_time=mean_data, iter_time=mean_total,
+                wait_share=mean_data / mean_total)
+
+
+def measure_throughput(config: str, work_dir: str, batches: int = 6) -> dict:
+    """Loader alone vs model alone (samples/s) on the config's first batches."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    import vsr_multigrid  # noqa: F401
+
+    cfg = Config.fromfile(config)
+    cfg.work_dir = work_dir
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    runner = Runner.from_cfg(cfg)
+    loop = runner.build_train_loop(cfg.train_cfg)
+    iterator = iter(loop.dataloader)
+    first = next(iterator)  # worker start-up is not throughput
+    start = time.perf_counter()
+    samples = 0
+    for _ in range(batches):
+        samples += len(next(iterator)['inputs'])
+    loader_rate = samples / (time.perf_counter() - start)
+    optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
+    model = runner.model
+    model.train()
+    model.train_step(first, optim_wrapper)  # warm-up
+    start = time.perf_counter()
+    for _ in range(batches):
+        model.train_step(first, optim_wrapper)
+    model_rate = batches * len(first['inputs']) / (time.perf_counter() - start)
+    shape = tuple(first['inputs'][0].shape)
+    del iterator
+    return dict(shape=dict(batch=len(first['inputs']), frames=shape[0],
+                           lr_h=shape[2], lr_w=shape[3]),
+                loader_samples_per_s=loader_rate, model_samples_per_s=model_rate,
+                loader_over_model=loader_rate / model_rate)
+
+
+def machine() -> str:
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f
+                       if line.startswith('model name'))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'
+    return f'{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}'
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('runs', nargs='+', help='LABEL=CONFIG, reference first')
+    parser.add_argument('--work-root', default='work_dirs/bench')
+    parser.add_argument('--out', help='report folder (default <work-root>/report)')
+    parser.add_argument('--reuse', action='store_true',
+                        help='keep finished work dirs instead of retraining')
+    parser.add_argument('--throughput', action='store_true',
+                        help='also measure loader vs model throughput')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='options passed to every training run')
+    args = parser.parse_args(argv)
+    out = args.out or osp.join(args.work_root, 'report')
+    os.makedirs(out, exist_ok=True)
+    labels = {}
+    for item in args.runs:
+        label, sep, config = item.partition('=')
+        if not sep or not osp.isfile(config):
+            parser.error(f'{item!r}: expected LABEL=CONFIG with an existing config file')
+        labels[label] = config
+    report = dict(machine=machine(), command=' '.join([sys.executable] + sys.argv),
+                  runs={})
+    for label, config in labels.items():
+        work_dir = osp.join(args.work_root, label)
+        done = osp.isfile(osp.join(work_dir, 'progress.jsonl'))
+        if not (args.reuse and done):
+            shutil.rmtree(work_dir, ignore_errors=True)
+            cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
+                   '--work-dir', work_dir]
+            if args.cfg_options:
+                cmd += ['--cfg-options', *args.cfg_options]
+            print(f'[benchmark] training {label}: {" ".join(cmd)}', flush=True)
+            start = time.perf_counter()
+            with open(osp.join(args.work_root, f'{label}.log'), 'w') as log:
+                subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
+            print(f'[benchmark] {label} done in {time.perf_counter() - start:.0f} s',
+                  flush=True)
+        records = compare_runs.load_run(work_dir, 'PSNR')['records']
+        last = records[-1]
+        entry = dict(config=config, iters=last['iter'],
+                     s_per_iter=last['train_seconds'] / max(last['iter'], 1),
+                     max_rss_mb=last.get('max_rss_mb'),
+                     cuda_max_allocated_mb=last.get('cuda_max_allocated_mb'),
+                     **loop_wait_share(work_dir))
+        if args.throughput:
+            entry['throughput'] = measure_throughput(
+                config, osp.join(args.work_root, f'{label}_throughput'))
+        report['runs'][label] = entry
+    runs = {label: compare_runs.load_run(osp.join(args.work_root, label), 'PSNR')
+            for label in labels}
+    rows = compare_runs.compare(runs, 'PSNR')
+    report['comparison'] = rows
+    table = compare_runs.to_markdown(rows, 'PSNR')
+    compare_runs.plot(runs, 'PSNR', osp.join(out, 'compare.png'))
+    lines = ['| run | iters | s/iter | loop waited for data | peak RSS (MB) | peak CUDA (MB) |',
+             '|---|---|---|---|---|---|']
+    for label, entry in report['runs'].items():
+        share = entry['wait_share']
+        lines.append(f"| {label} | {entry['iters']} | {entry['s_per_iter']:.2f} | "
+                     f"{'-' if share is None else f'{100 * share:.1f}%'} | "
+                     f"{entry['max_rss_mb']} | {entry['cuda_max_allocated_mb'] or '-'} |")
+        if 'throughput' in entry:
+            t = entry['throughput']
+            lines.append(f"|  ↳ throughput at {t['shape']} | loader "
+                         f"{t['loader_samples_per_s']:.1f} samples/s | model "
+                         f"{t['model_samples_per_s']:.1f} samples/s | loader/model "
+                         f"{t['loader_over_model']:.1f}x | | |")
+    text = (f"Machine: {report['machine']}\n\nCommand: `{report['command']}`\n\n"
+            + table + '\n' + '\n'.join(lines) + '\n')
+    print(text)
+    with open(osp.join(out, 'report.md'), 'w') as f:
+        f.write(text)
+    with open(osp.join(out, 'report.json'), 'w') as f:
+        json.dump(report, f, indent=1)
+    print(f'[benchmark] wrote {out}/report.md, report.json, compare.png')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Create (or reuse) the pinned virtual environment that both README commands use.
+#
+#   source <(tools/bootstrap.sh --print-env)   # or: eval "$(tools/bootstrap.sh --print-env)"
+#
+# The environment lives outside the repository, in
+#   ${VSR_MULTIGRID_CACHE:-$HOME/.cache/vsr_multigrid}/venv
+# and is rebuilt only when requirements.txt or this script change (their hash is
+# stamped into the venv). mmcv 2.1.0 has no wheel for torch 2.14, so it is built
+# from its sdist once per machine; the wheel is kept in $CACHE/wheels and pip's
+# own cache is left in place, so later environments install it in seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${VSR_MULTIGRID_CACHE:-$HOME/.cache/vsr_multigrid}"
+VENV="$CACHE/venv"
+WHEELS="$CACHE/wheels"
+PY="${PYTHON:-python3}"
+MMCV_VERSION=2.1.0
+
+log() { echo "[bootstrap] $*" >&2; }
+
+stamp="$(cat "$ROOT/requirements.txt" "$ROOT/tools/bootstrap.sh" | sha256sum | cut -c1-16)"
+
+build_mmcv_wheel() {
+  # mmcv's setup.py imports pkg_resources and torch: build without isolation
+  # against the venv's torch and setuptools 80.x. torch >= 2.10 headers need
+  # C++20 while mmcv 2.1.0 passes -std=c++17, so the flag is raised in a copy
+  # of the sdist. CUDA ops are built when a GPU toolchain is visible.
+  local work; work="$(mktemp -d)"
+  log "building mmcv $MMCV_VERSION from source (about 12 minutes on 2 cores, once per machine)"
+  "$VENV/bin/pip" download --no-deps --no-binary :all: --no-build-isolation \
+      "mmcv==$MMCV_VERSION" -d "$work" >&2
+  tar -xzf "$work"/mmcv-"$MMCV_VERSION".tar.gz -C "$work"
+  sed -i 's/-std=c++14/-std=c++20/g; s/-std=c++17/-std=c++20/g' "$work/mmcv-$MMCV_VERSION/setup.py"
+  ( cd "$work/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" \
+      "$VENV/bin/pip" wheel --no-deps --no-build-isolation -w "$WHEELS" . >&2 )
+  rm -rf "$work"
+}
+
+if [[ -f "$VENV/.vsr_multigrid_stamp" && "$(cat "$VENV/.vsr_multigrid_stamp")" == "$stamp" ]]; then
+  log "reusing $VENV"
+else
+  log "creating $VENV (requirements changed or first run)"
+  rm -rf "$VENV"
+  mkdir -p "$CACHE" "$WHEELS"
+  "$PY" -m venv "$VENV"
+  pin() { grep -E "^$1==" "$ROOT/requirements.txt"; }
+  "$VENV/bin/pip" install -q "$(pin setuptools)" "$(pin wheel)" "$(pin ninja)" "$(pin numpy)" \
+      "$(pin torch)" "$(pin torchvision)" >&2
+  if ! ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
+    build_mmcv_wheel
+  fi
+  # basicsr's sdist imports torch in setup.py and requires tb-nightly: install
+  # it alone without isolation or dependencies; its real needs are pinned here.
+  grep -vE '^(basicsr|mmcv|torch|torchvision)==' "$ROOT/requirements.txt" \
+      | grep -E '^[A-Za-z]' > "$CACHE/requirements.rest.txt"
+  "$VENV/bin/pip" install -q --find-links "$WHEELS" "mmcv==$MMCV_VERSION" \
+      -r "$CACHE/requirements.rest.txt" -c "$ROOT/requirements.txt" >&2
+  "$VENV/bin/pip" install -q --no-deps --no-build-isolation "$(pin basicsr)" >&2
+  echo "$stamp" > "$VENV/.vsr_multigrid_stamp"
+fi
+
+# The package itself: an editable install pointing at this checkout (cheap, so
+# a second clone reusing the cached venv tests its own code).
+"$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" >&2
+
+if [[ "${1:-}" == "--print-env" ]]; then
+  echo "export PATH=\"$VENV/bin:\$PATH\"; export VIRTUAL_ENV=\"$VENV\""
+fi

@@ -1,0 +1,1 @@
+"""Small compatibility layers between pinned third-party versions."""

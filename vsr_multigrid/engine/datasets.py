@@ -1,0 +1,160 @@
+"""Frames datasets whose clip length and crop follow a per-batch shape.
+
+The multigrid batch sampler yields ``(index, num_frames, crop_size)`` tuples;
+:class:`MultigridFramesDataset` turns them into the sample dict fields the
+MMagic pipeline reads: ``num_input_frames`` (read by
+``GenerateSegmentIndices``, REDS-style data) or a sub-sampled frame list
+(Vimeo-style ``load_frames_list`` data, before ``MirrorSequence``), and
+``gt_patch_size`` (read by :class:`MultigridPairedRandomCrop`). The shape
+travels with the index, so worker processes and prefetching need no shared
+state.
+"""
+import re
+from typing import Optional
+
+import numpy as np
+from mmagic.datasets import BasicFramesDataset
+from mmagic.datasets.transforms import PairedRandomCrop, SetValues
+from mmagic.registry import DATASETS, TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class MultigridPairedRandomCrop(PairedRandomCrop):
+    """``PairedRandomCrop`` that honours ``results['gt_patch_size']``.
+
+    Without that key it behaves exactly like ``PairedRandomCrop``.
+    """
+
+    def transform(self, results: dict) -> dict:
+        size = results.get('gt_patch_size')
+        if size is None:
+            return super().transform(results)
+        default, self.gt_patch_size = self.gt_patch_size, int(size)
+        try:
+            return super().transform(results)
+        finally:
+            self.gt_patch_size = default
+
+
+@DATASETS.register_module()
+class MultigridFramesDataset(BasicFramesDataset):
+    """``BasicFramesDataset`` that accepts ``(index, frames, crop)`` indices.
+
+    Takes the same arguments as ``BasicFramesDataset``. A stock
+    ``PairedRandomCrop`` in the pipeline is replaced by
+    :class:`MultigridPairedRandomCrop` with the same settings, so a stock
+    config only changes the dataset ``type``. Plain integer indices behave as
+    in the parent class (validation, stock sampler).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._shape = None
+        self._crop = None
+        transforms = self.pipeline.transforms
+        for i, transform in enumerate(transforms):
+            if type(transform) is PairedRandomCrop:
+                transforms[i] = MultigridPairedRandomCrop(
+                    transform.gt_patch_size, transform.lq_key, transform.gt_key)
+            if isinstance(transforms[i], MultigridPairedRandomCrop):
+                self._crop = transforms[i]
+
+    # -- what the curriculum needs to know about the stock data -----------
+    @property
+    def base_num_frames(self) -> int:
+        """Clip length of the stock config."""
+        if 'img' in self.load_frames_list:
+            return len(self.load_frames_list['img'])
+        if self.num_input_frames is None:
+            raise ValueError(
+                'MultigridFramesDataset needs num_input_frames (REDS-style) '
+                'or load_frames_list (Vimeo-style) to know the base clip length')
+        return int(self.num_input_frames)
+
+    @property
+    def base_crop_size(self) -> int:
+        """GT crop of the stock pipeline's ``PairedRandomCrop``."""
+        if self._crop is None:
+            raise ValueError(
+                'the training pipeline has no PairedRandomCrop, so the '
+                "curriculum's crop size cannot be applied; add "
+                "dict(type='PairedRandomCrop', gt_patch_size=...)")
+        return int(self._crop.gt_patch_size)
+
+    @property
+    def scale(self) -> int:
+        """Upscale factor set by the pipeline's ``SetValues(scale=...)``."""
+        for transform in self.pipeline.transforms:
+            if isinstance(transform, SetValues) and 'scale' in transform.dictionary:
+                return int(transform.dictionary['scale'])
+        return 4
+
+    def min_frame_side(self) -> Optional[int]:
+        """Smallest GT frame side listed in the annotation file, if any.
+
+        REDS-style meta files carry ``(h,w,c)`` per clip; without them the
+        curriculum cannot check crops against the data before training.
+        """
+        if not self.use_ann_file:
+            return None
+        sides = []
+        with open(self.ann_file) as f:
+            for line in f:
+                match = re.search(r'\((\d+),\s*(\d+)', line)
+                if match:
+                    sides.append(min(int(match.group(1)), int(match.group(2))))
+        return min(sides) if sides else None
+
+    # -- shape-carrying indices --------------------------------------------
+    def __getitem__(self, idx):
+        if isinstance(idx, (tuple, list)):
+            index, num_frames, crop_size = idx
+            self._shape = (int(num_frames), int(crop_size))
+            try:
+                return super().__getitem__(int(index))
+            finally:
+                self._shape = None
+        return super().__getitem__(idx)
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        if self._shape is None:
+            return info
+        num_frames, crop_size = self._shape
+        if self._crop is None:
+            self.base_crop_size  # raises the explanatory error
+        if isinstance(info.get('img_path'), list):
+            _subsample_frame_lists(info, num_frames)
+        else:
+            length = info.get('sequence_length')
+            if length is not None and num_frames > length:
+                raise ValueError(
+                    f'clip {info.get("key")!r} has {length} frames but the '
+                    f'curriculum asks for {num_frames}')
+            info['num_input_frames'] = num_frames
+        info['gt_patch_size'] = crop_size
+        return info
+
+
+def _subsample_frame_lists(info: dict, num_frames: int) -> None:
+    """Keep a random window of ``num_frames`` consecutive frames (Vimeo-style).
+
+    The same window is applied to the GT list when it is a full sequence; a
+    centre-frame GT (one path) cannot follow a shorter clip and is rejected.
+    """
+    lq = info['img_path']
+    if num_frames > len(lq):
+        raise ValueError(f'sample {info.get("key")!r} lists {len(lq)} frames '
+                         f'but the curriculum asks for {num_frames}')
+    start = np.random.randint(0, len(lq) - num_frames + 1)
+    info['img_path'] = lq[start:start + num_frames]
+    info['num_input_frames'] = num_frames
+    gt = info.get('gt_path')
+    if isinstance(gt, list) and len(gt) == len(lq):
+        info['gt_path'] = gt[start:start + num_frames]
+        info['num_output_frames'] = num_frames
+    elif num_frames != len(lq):
+        raise ValueError(
+            'a shorter clip needs one GT frame per input frame; this dataset '
+            f'lists {len(gt) if isinstance(gt, list) else 1} GT frame(s) for '
+            f'{len(lq)} inputs (key {info.get("key")!r})')

@@ -1,0 +1,255 @@
+"""Iteration-based train loop driven by a multigrid curriculum."""
+import json
+import os
+import os.path as osp
+import time
+from typing import Optional
+
+from mmengine.dist import get_rank, is_main_process
+from mmengine.hooks import CheckpointHook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner.loops import _InfiniteDataloaderIterator
+from mmagic.registry import LOOPS
+
+from vsr_multigrid.multigrid.schedule import Shape, build_schedule
+from .datasets import MultigridFramesDataset
+from .samplers import MultigridBatchSampler
+from .schedulers import MultigridLR
+
+
+@LOOPS.register_module()
+class MultigridTrainLoop(IterBasedTrainLoop):
+    """``IterBasedTrainLoop`` whose length and shapes come from a curriculum.
+
+    The stock ``train_cfg`` keys keep their stock meaning: ``max_iters`` and
+    ``val_interval`` describe the *stock* run. The loop computes the schedule
+    once (:func:`vsr_multigrid.multigrid.schedule.build_schedule`) from
+    ``curriculum``, the stock budget and the stock shape (per-GPU batch size,
+    the dataset's clip length, the pipeline's crop), prints it as a table,
+    and derives from it:
+
+    * ``max_iters``: the curriculum's total iterations;
+    * validation and checkpoint intervals: scaled by total / stock
+      iterations, so both runs validate and save at the same share of the
+      budget;
+    * the model's ``fix_iter`` (SPyNet frozen): counted in samples seen, i.e.
+      the first iteration at which ``fix_iter * base batch`` clips were seen.
+
+    On resume it restarts the batch sampler at the resumed iteration instead
+    of decoding every skipped batch again, and re-attaches the schedule to
+    :class:`MultigridLR`, so the (B, T, S, lr) sequence continues unchanged.
+    Every iteration it logs ``mg_batch_size``, ``mg_num_frames``,
+    ``mg_crop_size``, ``mg_lr_factor`` and ``mg_compute_ratio`` to the message
+    hub (hence to every visualizer backend, TensorBoard included) and appends
+    the shape, LR and step time to ``<work_dir>/curriculum/rank<r>.jsonl``.
+
+    Args:
+        runner: The runner.
+        dataloader (dict): Train dataloader config; its ``batch_sampler``
+            must be ``MultigridBatchSampler`` and its dataset
+            ``MultigridFramesDataset``.
+        max_iters (int): Iterations of the stock run (the budget reference).
+        val_begin (int): As in ``IterBasedTrainLoop`` (stock iterations).
+        val_interval (int): Stock validation interval.
+        curriculum (dict): Schedule config, e.g. ``dict(preset='vsr')``; see
+            ``build_schedule``. ``min_frames`` defaults to what the generator
+            needs (``2 * padding + 1`` for IconVSR, else 2).
+    """
+
+    def __init__(self, runner, dataloader, max_iters: int,
+                 val_begin: int = 1, val_interval: int = 1000,
+                 dynamic_intervals=None, curriculum: Optional[dict] = None):
+        if not isinstance(curriculum, dict):
+            raise ValueError(
+                "train_cfg.curriculum must be a dict such as dict(preset='vsr'), "
+                f'got {curriculum!r}')
+        if dynamic_intervals is not None:
+            raise ValueError('train_cfg.dynamic_intervals is not supported with '
+                             'a curriculum: intervals are derived from it')
+        if not isinstance(max_iters, int) or max_iters <= 0:
+            raise ValueError(f'train_cfg.max_iters (the stock budget) must be a '
+                             f'positive int, got {max_iters!r}')
+        if isinstance(dataloader, dict):
+            dataloader = runner.build_dataloader(
+                dataloader, seed=runner.seed,
+                diff_rank_seed=runner._randomness_cfg.get('diff_rank_seed', False))
+        batch_sampler = dataloader.batch_sampler
+        if not isinstance(batch_sampler, MultigridBatchSampler):
+            raise ValueError(
+                'MultigridTrainLoop needs train_dataloader.batch_sampler='
+                "dict(type='MultigridBatchSampler'), got "
+                f'{type(batch_sampler).__name__}')
+        dataset = dataloader.dataset
+        if not isinstance(dataset, MultigridFramesDataset):
+            raise ValueError(
+                'MultigridTrainLoop needs train_dataloader.dataset.type='
+                f"'MultigridFramesDataset', got {type(dataset).__name__}")
+        self.stock_iters = max_iters
+        self.stock_val_interval = val_interval
+        self.schedule = schedule_for(curriculum, dataset, batch_sampler.batch_size,
+                                     max_iters, _model_min_frames(runner.model))
+        batch_sampler.set_schedule(self.schedule)
+        total = self.schedule.total_iters
+        super().__init__(runner, dataloader, max_iters=total,
+                         val_begin=self._scaled(val_begin),
+                         val_interval=self._scaled(val_interval))
+        print_log('Multigrid curriculum (computed before training):\n'
+                  + self.schedule.table(), logger='current')
+        print_log(f'Multigrid: {total} iterations instead of {max_iters}; '
+                  f'validation every {self.val_interval} (stock {val_interval}).',
+                  logger='current')
+        self._scale_checkpoint_interval()
+        self._trace_path = None
+
+    def _scaled(self, stock_interval: int) -> int:
+        """Interval at the same share of the budget as in the stock run."""
+        return max(1, round(stock_interval * self.schedule.total_iters
+                            / self.stock_iters))
+
+    def _scale_checkpoint_interval(self) -> None:
+        for hook in self.runner.hooks:
+            if isinstance(hook, CheckpointHook) and not hook.by_epoch:
+                stock = hook.interval
+                hook.interval = self._scaled(stock)
+                print_log(f'Multigrid: checkpoint every {hook.interval} '
+                          f'iterations (stock {stock}).', logger='current')
+
+    def _set_fix_iter(self) -> None:
+        model = self.runner.model
+        model = model.module if is_model_wrapper(model) else model
+        fix_iter = getattr(model, 'fix_iter', None)
+        if not fix_iter:
+            return
+        target = fix_iter * self.schedule.base.batch_size
+        iteration = 0
+        while (iteration < self.schedule.total_iters
+               and self.schedule.samples_before(iteration) < target):
+            iteration += 1
+        model.fix_iter = iteration
+        print_log(f'Multigrid: fix_iter {fix_iter} stock iterations = {target} '
+                  f'samples -> {iteration} curriculum iterations.',
+                  logger='current')
+
+    def run(self):
+        self._set_fix_iter()
+        for scheduler in _flat(self.runner.param_schedulers):
+            if isinstance(scheduler, MultigridLR):
+                scheduler.bind(self.schedule)
+        if self._iter > 0:
+            # Resume without decoding the skipped batches: restart the index
+            # stream at the resumed iteration.
+            self.dataloader.batch_sampler.set_start_iter(self._iter)
+            self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)
+            print_log(f'Multigrid: resumed at iteration {self._iter}; the '
+                      'sampler skips the consumed indices without loading them.',
+                      logger='current')
+        work_dir = osp.join(self.runner.work_dir, 'curriculum')
+        os.makedirs(work_dir, exist_ok=True)
+        self._trace_path = osp.join(work_dir, f'rank{get_rank()}.jsonl')
+        if is_main_process():
+            with open(osp.join(work_dir, 'schedule.json'), 'w') as f:
+                json.dump(dict(self.schedule.to_dict(),
+                               compute_ratio=self.schedule.compute_ratio,
+                               total_iters=self.schedule.total_iters,
+                               stock_iters=self.stock_iters), f, indent=1)
+            with open(osp.join(work_dir, 'schedule.txt'), 'w') as f:
+                f.write(self.schedule.table() + '\n')
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        while self._iter < self._max_iters and not self.stop_training:
+            self.runner.model.train()
+            start = time.perf_counter()
+            data_batch = next(self.dataloader_iterator)
+            self.run_iter(data_batch, start)
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0
+                         or self._iter == self._max_iters)):
+                self.runner.val_loop.run()
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def run_iter(self, data_batch, start: Optional[float] = None) -> None:
+        iteration = self._iter
+        shape = self.dataloader.batch_sampler.shape_at(iteration)
+        _check_batch_shape(data_batch, shape, iteration)
+        lr = self.runner.optim_wrapper.get_lr()['lr'][0]
+        hub = self.runner.message_hub
+        hub.update_scalar('train/mg_batch_size', shape.batch_size)
+        hub.update_scalar('train/mg_num_frames', shape.num_frames)
+        hub.update_scalar('train/mg_crop_size', shape.crop_size)
+        hub.update_scalar('train/mg_lr_factor',
+                          self.schedule.lr_factor_at(
+                              min(iteration, self.schedule.total_iters - 1)))
+        hub.update_scalar('train/mg_compute_ratio', self.schedule.compute_ratio)
+        super().run_iter(data_batch)
+        if self._trace_path is not None:
+            record = dict(iter=iteration, batch_size=shape.batch_size,
+                          num_frames=shape.num_frames, crop_size=shape.crop_size,
+                          lr=lr, seconds=(time.perf_counter() - start)
+                          if start is not None else None)
+            with open(self._trace_path, 'a') as f:
+                f.write(json.dumps(record) + '\n')
+
+
+def schedule_for(curriculum: dict, dataset, batch_size: int, stock_iters: int,
+                 model_min_frames: int = 2):
+    """Build the curriculum of a stock config's training data.
+
+    The base shape is the stock one: the per-GPU ``batch_size``, the
+    dataset's clip length and its pipeline's crop; crops are checked against
+    the smallest frame listed in the annotation file.
+
+    Args:
+        curriculum (dict): ``train_cfg.curriculum``; its ``min_frames`` key
+            overrides ``model_min_frames``.
+        dataset (MultigridFramesDataset): The training dataset.
+        batch_size (int): Stock per-GPU batch size.
+        stock_iters (int): Iterations of the stock run.
+        model_min_frames (int): Shortest clip the model accepts.
+    """
+    curriculum = dict(curriculum)
+    min_frames = curriculum.pop('min_frames', None) or model_min_frames
+    base = Shape(batch_size=batch_size, num_frames=dataset.base_num_frames,
+                 crop_size=dataset.base_crop_size)
+    return build_schedule(curriculum, base, stock_iters, scale=dataset.scale,
+                          min_frames=min_frames, max_crop=dataset.min_frame_side())
+
+
+def _flat(schedulers):
+    if schedulers is None:
+        return []
+    if isinstance(schedulers, dict):
+        return [s for group in schedulers.values() for s in group]
+    return list(schedulers)
+
+
+def _model_min_frames(model) -> int:
+    model = model.module if is_model_wrapper(model) else model
+    generator = getattr(model, 'generator', model)
+    padding = getattr(generator, 'padding', None)
+    # IconVSR pads the clip by reflecting `padding` frames at each end.
+    return 2 * int(padding) + 1 if padding else 2
+
+
+def _check_batch_shape(data_batch, shape, iteration) -> None:
+    """Fail loudly if the loaded batch is not the scheduled shape."""
+    inputs = data_batch['inputs']
+    first = inputs[0]
+    found = (len(inputs), first.shape[0])
+    if found != (shape.batch_size, shape.num_frames):
+        raise RuntimeError(
+            f'iteration {iteration}: the batch has (B, T) = {found} but the '
+            f'curriculum scheduled ({shape.batch_size}, {shape.num_frames}); is '
+            'the dataset a MultigridFramesDataset?')
+    gt = data_batch['data_samples'][0].gt_img
+    gt_size = tuple(gt.shape[-2:]) if hasattr(gt, 'shape') else None
+    if gt_size is not None and gt_size != (shape.crop_size, shape.crop_size):
+        raise RuntimeError(
+            f'iteration {iteration}: GT crop {gt_size} differs from the '
+            f'scheduled {shape.crop_size}; does the pipeline crop with '
+            'PairedRandomCrop?')

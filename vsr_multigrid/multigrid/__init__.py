@@ -1,0 +1,1 @@
+"""Multigrid curricula for video super-resolution training (pure Python)."""
