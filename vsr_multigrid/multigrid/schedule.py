@@ -27,6 +27,7 @@ clips (see :attr:`Schedule.compute_ratio`).
 """
 import bisect
 import math
+import operator
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -149,21 +150,15 @@ class Phase:
         """One past the last iteration of the phase."""
         return self.start_iter + self.num_iters
 
-    def _cycle_sum(self, count: int, value) -> int:
-        """Sum ``value(shape)`` over the first ``count`` iterations, in O(len(shapes))."""
-        cycles, rest = divmod(count, len(self.shapes))
-        per_cycle = sum(value(s) for s in self.shapes)
-        return cycles * per_cycle + sum(value(s) for s in self.shapes[:rest])
-
     @property
     def samples(self) -> int:
         """Clips seen during the whole phase."""
-        return self._cycle_sum(self.num_iters, lambda s: s.batch_size)
+        return _cycle_sum(self.shapes, self.num_iters, _batch)
 
     @property
     def volume(self) -> int:
         """Sum of batch volumes over the whole phase."""
-        return self._cycle_sum(self.num_iters, lambda s: s.volume)
+        return _cycle_sum(self.shapes, self.num_iters, _volume)
 
 
 @dataclass(frozen=True)
@@ -224,8 +219,11 @@ class Schedule:
 
     def _check_iter(self, iteration: int, allow_end: bool = False) -> None:
         limit = self.total_iters + (1 if allow_end else 0)
-        if isinstance(iteration, bool) or not isinstance(iteration, int) \
-                or not 0 <= iteration < limit:
+        try:  # ints and int-like (e.g. numpy) values; bools are a mistake
+            valid = not isinstance(iteration, bool) and 0 <= operator.index(iteration) < limit
+        except TypeError:
+            valid = False
+        if not valid:
             upper = f'<= {self.total_iters}' if allow_end else f'< {self.total_iters}'
             raise ValueError(f'iteration must be an int with 0 <= iteration {upper} '
                              f'(the curriculum length), got {iteration!r}')
@@ -233,17 +231,18 @@ class Schedule:
     def phase_index(self, iteration: int) -> int:
         """Index of the phase that contains ``iteration`` (O(log phases))."""
         self._check_iter(iteration)
-        return bisect.bisect_right(self._starts, iteration) - 1
+        return bisect.bisect_right(self._starts, operator.index(iteration)) - 1
 
     def shape_at(self, iteration: int) -> Shape:
         """Batch shape of ``iteration``; raises ValueError outside the curriculum."""
         phase = self.phases[self.phase_index(iteration)]
+        iteration = operator.index(iteration)
         return phase.shapes[(iteration - phase.start_iter) % len(phase.shapes)]
 
     def lr_factor_at(self, iteration: int) -> float:
         """LR factor of ``iteration``, warm-up included (see :class:`Phase`)."""
         phase = self.phases[self.phase_index(iteration)]
-        k = iteration - phase.start_iter
+        k = operator.index(iteration) - phase.start_iter
         if k < phase.warmup_iters:
             w0 = phase.warmup_start
             return phase.lr_factor * (w0 + (1.0 - w0) * (k + 1) / phase.warmup_iters)
@@ -252,11 +251,12 @@ class Schedule:
     def samples_before(self, iteration: int) -> int:
         """Clips seen in iterations ``[0, iteration)``; ``iteration`` may equal ``total_iters``."""
         self._check_iter(iteration, allow_end=True)
+        iteration = operator.index(iteration)
         if iteration == self.total_iters:
             return self.total_samples
         index = bisect.bisect_right(self._starts, iteration) - 1
         phase = self.phases[index]
-        within = phase._cycle_sum(iteration - phase.start_iter, lambda s: s.batch_size)
+        within = _cycle_sum(phase.shapes, iteration - phase.start_iter, _batch)
         return self._samples_prefix[index] + within
 
     def stock_progress_iter(self, iteration: int) -> float:
@@ -313,6 +313,20 @@ class Schedule:
                     stock_iters=self.stock_iters, total_iters=self.total_iters,
                     total_samples=self.total_samples, compute_ratio=self.compute_ratio,
                     phases=phases)
+
+
+def _batch(shape: Shape) -> int:
+    return shape.batch_size
+
+
+def _volume(shape: Shape) -> int:
+    return shape.volume
+
+
+def _cycle_sum(shapes: Sequence[Shape], count: int, value) -> int:
+    """Sum ``value(shape)`` over the first ``count`` iterations of a cycle, in O(len(shapes))."""
+    cycles, rest = divmod(count, len(shapes))
+    return cycles * sum(value(s) for s in shapes) + sum(value(s) for s in shapes[:rest])
 
 
 def _join(values) -> str:
@@ -441,6 +455,32 @@ def _iterations_split(total: float, fractions: Sequence[float], key: str) -> Lis
         raise ValueError(f"cfg key '{key}': with budget='iterations' a phase gets zero "
                          f'iterations ({counts} of {total:g}); lengthen the run or use '
                          'larger fractions')
+    return counts
+
+
+def _iters_for_samples(targets: Sequence[float],
+                       cycles: Sequence[Sequence[Shape]]) -> List[int]:
+    """Iterations per phase so that the clips seen track the cumulative targets.
+
+    Phase ``j`` runs the fewest iterations (at least one) that bring the clips
+    seen so far to ``sum(targets[:j + 1])``. Overshoot is carried into the
+    next phase instead of accumulating, so the total exceeds the budget by
+    less than one batch (more only if a phase is forced to its one iteration).
+    Short cycles are counted exactly.
+    """
+    counts, done, goal = [], 0, 0.0
+    for target, shapes in zip(targets, cycles):
+        goal += target
+        need = goal - done
+        mean = sum(s.batch_size for s in shapes) / len(shapes)
+        num = max(1, _ceil(need / mean))
+        # The mean is exact only per whole cycle; fix up within one cycle.
+        while num > 1 and _cycle_sum(shapes, num - 1, _batch) >= need - _EPS:
+            num -= 1
+        while _cycle_sum(shapes, num, _batch) < need - _EPS:
+            num += 1
+        counts.append(num)
+        done += _cycle_sum(shapes, num, _batch)
     return counts
 
 
@@ -579,13 +619,14 @@ def _build_vsr(cfg, base, stock_iters, min_frames, max_crop, multiple):
             if cfg['keep_volume']:
                 exact = base.volume / (frames * crop ** 2)
                 batch = min(cap, max(1, int(round(exact))))
-            shape = _check_shape('crop_factors' if crop > base.crop_size else 'frame_factors',
-                                 Shape(batch, frames, crop), base, min_frames, max_crop)
+            shape = _check_shape('crop_factors', Shape(batch, frames, crop), base,
+                                 min_frames, max_crop)
             stages.append((stage, shape, fraction / len(frame_factors)))
 
     if budget == 'samples':
         samples = stock_iters * base.batch_size * epoch_factor
-        counts = [_ceil(samples * share / s.batch_size) for _, s, share in stages]
+        counts = _iters_for_samples([samples * share for *_, share in stages],
+                                    [(s,) for _, s, _ in stages])
     else:
         counts = _iterations_split(stock_iters * epoch_factor, [f for *_, f in stages],
                                    'stage_fractions')
@@ -660,10 +701,11 @@ def _build_slowfast(cfg, base, stock_iters, min_frames, max_crop, multiple):
     else:
         split = [(0, 0, stock_iters * epoch_factor)]
     final_stage = len(lr_steps) - 1 if cfg['long_cycle'] else 0
+    counts = _iters_for_samples([epochs * base.batch_size for *_, epochs in split],
+                                [cycles[index] for _, index, _ in split])
     specs = []
-    for stage, index, epochs in split:
+    for (stage, index, _), num_iters in zip(split, counts):
         cycle = cycles[index]
-        num_iters = _ceil(epochs / avg[index])  # = ceil(E * B0 / mean batch)
         long_shape = cycle[-1]
         kind = 'finetune' if cfg['long_cycle'] and stage == final_stage else f'lr{stage}'
         specs.append((f'{kind}-T{long_shape.num_frames}-S{long_shape.crop_size}', stage, cycle,
@@ -706,7 +748,7 @@ def _build_phases(cfg, base, stock_iters, min_frames, max_crop, multiple):
                                    max_crop))
     if budget == 'samples':
         samples = stock_iters * base.batch_size * epoch_factor
-        counts = [_ceil(samples * f / s.batch_size) for f, s in zip(fractions, shapes)]
+        counts = _iters_for_samples([samples * f for f in fractions], [(s,) for s in shapes])
     else:
         counts = _iterations_split(stock_iters * epoch_factor, fractions, 'phases')
     specs = [(f'phase{i}-B{s.batch_size}-T{s.num_frames}-S{s.crop_size}', i, (s,), n,
@@ -724,18 +766,30 @@ def build_schedule(cfg: dict, base: Shape, stock_iters: int, *, scale: int = 4,
     """Compute a whole curriculum from a config.
 
     Budgets: ``'samples'`` keeps the clips seen equal to the stock run's,
-    ``stock_iters * B0 * epoch_factor``; each phase gets its share and
-    ``ceil(samples / B)`` iterations, so the total is exceeded by less than
-    one batch per phase. ``'iterations'`` splits ``stock_iters *
-    epoch_factor`` iterations by the fractions (cumulative rounding).
+    ``N = stock_iters * B0 * epoch_factor``. Phase ``j`` gets share ``f_j``
+    and runs the fewest iterations (at least one) that bring the clips seen so
+    far to ``N * (f_1 + ... + f_j)``, i.e. about ``ceil(N * f_j / B)`` with
+    the rounding carried over, so the total exceeds ``N`` by less than one
+    batch. ``'iterations'`` splits ``stock_iters * epoch_factor`` iterations
+    by the fractions with cumulative rounding (exact total).
 
-    ``'slowfast'`` in iterations: the epoch unit is one stock iteration
-    (``B0`` clips), ``max_epoch = stock_iters`` and the LR steps are
-    ``lr_steps * stock_iters`` (default ``(0.0, 0.8)``: one long-cycle stage
-    over the first 80% of the stock run, then the fine-tune). A phase of
-    ``E`` such epochs (unrounded) whose cycle has batch sizes ``b_1..b_k``
-    gets ``ceil(E * B0 / mean(b))`` iterations (``ceil(E / m)`` without short
-    cycles or cap), which keeps its samples.
+    ``'slowfast'`` in iterations (budget ``'samples'``): the epoch unit is one
+    stock iteration (``B0`` clips), so ``max_epoch = stock_iters`` and the
+    SlowFast steps are ``lr_steps * stock_iters`` (default ``(0.0, 0.8)``:
+    one long-cycle LR stage over the first 80% of the stock run, then the
+    fine-tune at the stock shape; the Kinetics schedule is ``lr_steps=(0,
+    94/239, 154/239, 196/239)``). Phase lengths ``E`` are SlowFast's epochs in
+    that unit, unrounded, times ``epoch_factor``; a phase whose cycle has
+    batch sizes ``b_1..b_k`` then targets ``E * B0`` clips, i.e. about
+    ``ceil(E * B0 / mean(b))`` iterations (``ceil(E / m)`` without short
+    cycles or cap), converted as for the ``'samples'`` budget. Shapes use the
+    crop-rounded sizes: ``T = round(T0 * t)``, ``S = round_down(round(S0 *
+    s))``, ``m = max(1, round(T0 * S0**2 / (T * S**2)))``, ``B = B0 * m``;
+    short-cycle crops ``round_down(round(S0 * f))`` (never above ``S``) with
+    batch ``B * round((S / crop)**2)``; ``max_batch_size`` caps every batch.
+    The average multipliers SlowFast splits epochs by are those of the actual
+    batches, so every shape of an LR stage gets equal iterations. The LR
+    factor follows the long-cycle batch; short-cycle batches leave it alone.
 
     Crops are rounded down to ``crop_multiple`` (default ``scale * 4``: 16 GT
     px = 4 LR px at x4, so LR crops stay friendly to SPyNet's downsampling
