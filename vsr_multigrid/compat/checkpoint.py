@@ -7,9 +7,30 @@ and scalars inside it), so ``--resume`` and ``load_from`` fail with
 "Unsupported global". Rather than trusting every pickle
 (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``) we extend torch's allow-list with
 exactly the classes mmengine writes.
+
+``HistoryBuffer.__getstate__`` also pickles its statistics methods, as
+``getattr(HistoryBuffer, 'mean')``. Allowing the real ``getattr`` would let a
+crafted file reach any attribute (and from there ``os.system``), so the
+allow-list maps that name to :func:`_history_buffer_getattr`, which resolves
+only HistoryBuffer's own statistics methods.
 """
+import pickle
+
 import numpy as np
 import torch
+
+
+def _history_buffer_getattr(obj, name):
+    """``getattr`` restricted to HistoryBuffer's statistics methods."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    # mean/max/min/current are the built-in statistics; others are added with
+    # HistoryBuffer.register_statistics.
+    allowed = {'mean', 'max', 'min', 'current', *HistoryBuffer._statistics_methods}
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer '
+        'statistics methods are allowed')
 
 
 def mmengine_checkpoint_globals() -> list:
@@ -17,6 +38,7 @@ def mmengine_checkpoint_globals() -> list:
     from mmengine.logging.history_buffer import HistoryBuffer
 
     allowed = [
+        (_history_buffer_getattr, 'builtins.getattr'),
         HistoryBuffer,
         np.ndarray,
         np.dtype,
