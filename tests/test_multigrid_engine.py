@@ -167,23 +167,24 @@ def test_multigrid_lr_follows_stock_cosine_in_samples_without_compounding():
     schedule = build_schedule(dict(preset='large_batch', batch_multiplier=2, warmup_iters=5),
                               Shape(4, 4, 64), stock_iters=100)
     scheduler.bind(schedule)
-    # Reference: the real stock scheduler, on its own optimizer.
-    ref_param = torch.nn.Parameter(torch.zeros(1))
-    ref_optim = torch.optim.SGD([ref_param], lr=2e-4)
+    # Reference: the real stock scheduler on its own optimizer, one group per
+    # LR (eta_min is absolute, so SPyNet's curve is not simply 0.125x).
+    ref_optim = torch.optim.SGD([dict(params=[torch.nn.Parameter(torch.zeros(1))], lr=lr)
+                                 for lr in (2e-4, 2.5e-5)], lr=1.0)
     ref = PARAM_SCHEDULERS.build(stock, default_args=dict(optimizer=ref_optim))
-    ref_lrs = [2e-4]
+    ref_lrs = [(2e-4, 2.5e-5)]
     for _ in range(100):
         ref_optim.step()
         ref.step()
-        ref_lrs.append(ref_optim.param_groups[0]['lr'])
+        ref_lrs.append(tuple(g['lr'] for g in ref_optim.param_groups))
     for step in range(schedule.total_iters):
         groups = optim.param_groups
         body = next(g for g in groups if g['lr'] > 0 and abs(g['initial_lr'] - 2e-4) < 1e-12)
         spynet = next(g for g in groups if abs(g['initial_lr'] - 2.5e-5) < 1e-12)
-        expected = (ref_lrs[int(schedule.stock_progress_iter(step))]
-                    * schedule.lr_factor_at(step))
-        assert body['lr'] == pytest.approx(expected, rel=1e-9)
-        assert spynet['lr'] == pytest.approx(expected * 0.125, rel=1e-9)
+        stock_body, stock_spynet = ref_lrs[int(schedule.stock_progress_iter(step))]
+        factor = schedule.lr_factor_at(step)
+        assert body['lr'] == pytest.approx(stock_body * factor, rel=1e-9)
+        assert spynet['lr'] == pytest.approx(stock_spynet * factor, rel=1e-9)
         optim.step()
         scheduler.step()
     # Warm-up ramps, then the factor is the batch multiplier (x2, linear).
@@ -213,8 +214,9 @@ def test_two_ranks_same_shape_every_step(demo_data, tmp_path):
 
 
 def test_kill_and_resume_continues_identical_curriculum(demo_data, tmp_path):
+    options = MG_SMALL + ['train_cfg.max_iters=24', 'param_scheduler.stock.periods=[24]']
     full = tmp_path / 'full'
-    train(TINY_MG, full, demo_data, MG_SMALL)
+    train(TINY_MG, full, demo_data, options)
     reference = _key(_trace(full, 0))
 
     killed = tmp_path / 'killed'
@@ -222,19 +224,20 @@ def test_kill_and_resume_continues_identical_curriculum(demo_data, tmp_path):
                PYTHONPATH=REPO)
     proc = subprocess.Popen(
         [sys.executable, 'tools/train.py', TINY_MG, '--work-dir', str(killed),
-         '--cfg-options', *MG_SMALL], cwd=REPO, env=env,
+         '--cfg-options', *options], cwd=REPO, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 600
-    while not (killed / 'iter_4.pth').exists():
-        assert proc.poll() is None and time.time() < deadline, 'run ended before iter 4'
-        time.sleep(0.2)
-    time.sleep(0.5)
+    # mmengine names the newest complete checkpoint in `last_checkpoint`.
+    while not (killed / 'last_checkpoint').exists():
+        assert proc.poll() is None and time.time() < deadline, 'run ended before a checkpoint'
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole run, loader workers included
     proc.wait()
     done_before_kill = len(_trace(killed, 0))
     assert done_before_kill < len(reference), 'kill came too late to test resume'
-    proc = train(TINY_MG, killed, demo_data, MG_SMALL, resume=True)
+    proc = train(TINY_MG, killed, demo_data, options, resume=True)
     log = proc.stdout + proc.stderr
+    assert 'resumed epoch: 0, iter:' in log
     assert 'Advance dataloader' not in log  # no decoding of skipped batches
     assert 'sampler skips the consumed indices' in log
     assert _key(_trace(killed, 0)) == reference

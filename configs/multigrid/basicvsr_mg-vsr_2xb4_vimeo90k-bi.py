@@ -8,4 +8,5 @@ work_dir = f'./work_dirs/{experiment_name}'
 train_dataloader = dict(dataset=dict(type='MultigridFramesDataset'),
                         batch_sampler=dict(type='MultigridBatchSampler'))
 train_cfg = dict(type='MultigridTrainLoop', curriculum=dict(preset='vsr'))
-param_scheduler = dict(_delete_=True, type='MultigridLR', stock={{_base_.param_scheduler}})
+param_scheduler = dict(_delete_=True, type='MultigridLR', by_epoch=False,
+                       stock={{_base_.param_scheduler}})

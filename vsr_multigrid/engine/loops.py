@@ -10,7 +10,9 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner.base_loop import BaseLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
+from mmengine.runner.utils import calc_dynamic_intervals
 from mmagic.registry import LOOPS
 
 from vsr_multigrid.multigrid.schedule import Shape, build_schedule
@@ -92,9 +94,21 @@ class MultigridTrainLoop(IterBasedTrainLoop):
                                      max_iters, _model_min_frames(runner.model))
         batch_sampler.set_schedule(self.schedule)
         total = self.schedule.total_iters
-        super().__init__(runner, dataloader, max_iters=total,
-                         val_begin=self._scaled(val_begin),
-                         val_interval=self._scaled(val_interval))
+        # IterBasedTrainLoop.__init__ would create the dataloader iterator
+        # now, and its workers would prefetch from iteration 0 before a resume
+        # is known; set its state here and create the iterator in run().
+        BaseLoop.__init__(self, runner, dataloader)
+        self._max_epochs = 1
+        self._max_iters = total
+        self._epoch = 0
+        self._iter = 0
+        self.val_begin = self._scaled(val_begin)
+        self.val_interval = self._scaled(val_interval)
+        self.stop_training = False
+        self.runner.visualizer.dataset_meta = dataset.metainfo
+        self.dynamic_milestones, self.dynamic_intervals = calc_dynamic_intervals(
+            self.val_interval, None)
+        self.dataloader_iterator = None
         print_log('Multigrid curriculum (computed before training):\n'
                   + self.schedule.table(), logger='current')
         print_log(f'Multigrid: {total} iterations instead of {max_iters}; '
@@ -137,11 +151,11 @@ class MultigridTrainLoop(IterBasedTrainLoop):
         for scheduler in _flat(self.runner.param_schedulers):
             if isinstance(scheduler, MultigridLR):
                 scheduler.bind(self.schedule)
+        # Resume without decoding the skipped batches: the index stream starts
+        # at the resumed iteration.
+        self.dataloader.batch_sampler.set_start_iter(self._iter)
+        self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)
         if self._iter > 0:
-            # Resume without decoding the skipped batches: restart the index
-            # stream at the resumed iteration.
-            self.dataloader.batch_sampler.set_start_iter(self._iter)
-            self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)
             print_log(f'Multigrid: resumed at iteration {self._iter}; the '
                       'sampler skips the consumed indices without loading them.',
                       logger='current')
@@ -177,7 +191,8 @@ class MultigridTrainLoop(IterBasedTrainLoop):
         iteration = self._iter
         shape = self.dataloader.batch_sampler.shape_at(iteration)
         _check_batch_shape(data_batch, shape, iteration)
-        lr = self.runner.optim_wrapper.get_lr()['lr'][0]
+        # The largest group LR is the base one (lr_mult groups are smaller).
+        lr = max(self.runner.optim_wrapper.get_lr()['lr'])
         hub = self.runner.message_hub
         hub.update_scalar('train/mg_batch_size', shape.batch_size)
         hub.update_scalar('train/mg_num_frames', shape.num_frames)

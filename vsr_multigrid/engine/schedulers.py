@@ -11,20 +11,25 @@ from mmagic.registry import PARAM_SCHEDULERS
 class MultigridLR(_ParamScheduler):
     """Stock LR schedule, followed in samples seen, times the curriculum factor.
 
-    ``lr(i) = initial_lr * stock(p(i)) * factor(i)`` for every param group,
+    ``lr_g(i) = stock_g(p(i)) * factor(i)`` for every param group ``g``,
     where ``p(i)`` is the stock iteration that has seen as many clips as the
     curriculum has before iteration ``i`` (``schedule.stock_progress_iter``),
-    ``stock(n)`` the stock schedulers' LR ratio at stock iteration ``n``, and
-    ``factor(i)`` the curriculum's batch-size LR scaling with its warm-up. The
-    value is set, not multiplied in, so nothing compounds; ``initial_lr``
-    already holds each group's ``lr_mult`` (SPyNet's 0.125 is preserved).
+    ``stock_g(n)`` the LR the stock schedulers give group ``g`` at stock
+    iteration ``n``, and ``factor(i)`` the curriculum's batch-size LR scaling
+    with its warm-up. The value is set, not multiplied in, so nothing
+    compounds; each group starts from its ``initial_lr``, which holds its
+    ``lr_mult`` (SPyNet's 0.125 is preserved).
 
-    The stock schedulers run on a one-parameter shadow optimizer (LR 1.0), so
-    any mmengine LR scheduler (``CosineRestartLR``, warm-up chains, ...)
-    works unchanged. Use it as the only LR scheduler::
+    The stock schedulers run on a shadow optimizer with one parameter per
+    group and the same initial LRs (absolute terms such as ``eta_min`` make
+    the curve depend on the base LR), so any mmengine LR scheduler
+    (``CosineRestartLR``, warm-up chains, ...) gives exactly its stock values. Use it as the only LR scheduler::
 
-        param_scheduler = dict(_delete_=True, type='MultigridLR',
+        param_scheduler = dict(_delete_=True, type='MultigridLR', by_epoch=False,
                                stock={{_base_.param_scheduler}})
+
+    (``by_epoch=False`` in the config matters: mmengine sets the default
+    ``end`` of a scheduler from it before building it.)
 
     The curriculum is attached by :class:`MultigridTrainLoop`; until then the
     LR is the stock LR at iteration 0.
@@ -33,10 +38,15 @@ class MultigridLR(_ParamScheduler):
         optimizer: Wrapped optimizer (passed by the runner).
         stock (dict | list[dict]): The stock LR scheduler config(s); they must
             be iteration-based (``by_epoch=False``).
+        begin (int): Must be 0: the curriculum sets the LR from the start.
+        end (int): Must cover the curriculum (checked when it is attached);
+            mmengine fills in ``max_iters``.
     """
 
     def __init__(self, optimizer, stock, by_epoch: bool = False,
-                 verbose: bool = False):
+                 begin: int = 0, end: int = INF, verbose: bool = False):
+        if begin != 0:
+            raise ValueError(f'MultigridLR.begin must be 0, got {begin}')
         stock_cfgs = [stock] if isinstance(stock, dict) else list(stock)
         if not stock_cfgs:
             raise ValueError('MultigridLR.stock must name at least one scheduler')
@@ -57,11 +67,16 @@ class MultigridLR(_ParamScheduler):
         self.stock_cfgs = [dict(copy.deepcopy(c)) for c in stock_cfgs]
         self.schedule = None
         self._shadow = None
-        super().__init__(optimizer, 'lr', begin=0, end=INF, by_epoch=False,
+        super().__init__(optimizer, 'lr', begin=0, end=end, by_epoch=False,
                          verbose=verbose)
 
     def bind(self, schedule) -> None:
         """Attach the curriculum and set the LR of the current step."""
+        if self.end < schedule.total_iters:
+            raise ValueError(
+                f'MultigridLR.end={self.end} stops before the curriculum\'s '
+                f'{schedule.total_iters} iterations: set by_epoch=False in its '
+                'config (mmengine then defaults end to max_iters) or raise end')
         self.schedule = schedule
         values = self._get_value()
         for group, value in zip(self.optimizer.param_groups, values):
@@ -70,7 +85,9 @@ class MultigridLR(_ParamScheduler):
 
     # -- stock curve on a shadow optimizer ----------------------------------
     def _new_shadow(self):
-        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        optimizer = torch.optim.SGD(
+            [dict(params=[torch.nn.Parameter(torch.zeros(1))], lr=group['initial_lr'])
+             for group in self.optimizer.param_groups], lr=1.0)
         schedulers = [
             PARAM_SCHEDULERS.build(dict(cfg, by_epoch=False),
                                    default_args=dict(optimizer=optimizer))
@@ -78,8 +95,8 @@ class MultigridLR(_ParamScheduler):
         ]
         return dict(optimizer=optimizer, schedulers=schedulers, step=0)
 
-    def stock_ratio(self, stock_iter: int) -> float:
-        """LR of the stock schedule at ``stock_iter``, relative to the base LR.
+    def stock_lrs(self, stock_iter: int) -> List[float]:
+        """LR of every param group in the stock run at ``stock_iter``.
 
         Steps forward only; asking for an earlier step rebuilds the shadow
         (once after a resume).
@@ -92,19 +109,17 @@ class MultigridLR(_ParamScheduler):
             for scheduler in shadow['schedulers']:
                 scheduler.step()
             shadow['step'] += 1
-        return shadow['optimizer'].param_groups[0]['lr']
+        return [group['lr'] for group in shadow['optimizer'].param_groups]
 
     def _get_value(self) -> List[float]:
         step = max(self.last_step, 0)
         if self.schedule is None:
-            ratio, factor = self.stock_ratio(0), 1.0
-        else:
-            last = self.schedule.total_iters - 1
-            ratio = self.stock_ratio(
-                int(self.schedule.stock_progress_iter(min(step, last + 1))))
-            factor = self.schedule.lr_factor_at(min(step, last))
-        return [group['initial_lr'] * ratio * factor
-                for group in self.optimizer.param_groups]
+            return self.stock_lrs(0)
+        last = self.schedule.total_iters - 1
+        stock = self.stock_lrs(
+            int(self.schedule.stock_progress_iter(min(step, last + 1))))
+        factor = self.schedule.lr_factor_at(min(step, last))
+        return [lr * factor for lr in stock]
 
     def state_dict(self) -> dict:
         # Only counters: the schedule is rebuilt from the config and the
