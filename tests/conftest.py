@@ -7,6 +7,7 @@ import sys
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools'))  # report tools are importable in tests
 TINY_BASICVSR = osp.join(REPO, 'configs', 'basicvsr', 'basicvsr_tiny_demo.py')
 TINY_ICONVSR = osp.join(REPO, 'configs', 'iconvsr', 'iconvsr_tiny_demo.py')
 

@@ -211,6 +211,9 @@ def test_two_ranks_same_shape_every_step(demo_data, tmp_path):
     assert len({(r['num_frames'], r['crop_size']) for r in rank0}) > 3
     with open(work / 'progress.jsonl') as f:
         assert 'PSNR' in json.loads(f.readlines()[-1])['metrics']
+    # The curriculum plot tool reads the same trace.
+    run_tool([sys.executable, 'tools/plot_curriculum.py', str(work)], demo_data)
+    assert osp.getsize(work / 'curriculum.png') > 1000
 
 
 def test_kill_and_resume_continues_identical_curriculum(demo_data, tmp_path):

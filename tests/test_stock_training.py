@@ -6,7 +6,9 @@ import os.path as osp
 import pytest
 import torch
 
-from conftest import SMALL, TINY_BASICVSR, train
+import sys
+
+from conftest import SMALL, TINY_BASICVSR, run_tool, train
 
 
 def _progress(work_dir):
@@ -39,6 +41,14 @@ def test_train_validate_and_resume_one_process(demo_data, tmp_path):
     # The recorder's counters continued from the checkpoint.
     assert records[-1]['samples_seen'] == 6 * 2
     assert records[-1]['train_seconds'] > records[1]['train_seconds']
+
+    # tools/test.py evaluates the checkpoint on the test set (the val clip).
+    out = work / 'test_metrics.json'
+    run_tool([sys.executable, 'tools/test.py', TINY_BASICVSR, str(work / 'iter_6.pth'),
+              '--work-dir', str(work / 'test'), '--out', str(out),
+              '--cfg-options', *SMALL], demo_data)
+    metrics = json.load(open(out))
+    assert metrics['PSNR'] == pytest.approx(records[-1]['metrics']['PSNR'], abs=1e-3)
 
 
 def test_load_from_checkpoint(demo_data, tmp_path):
