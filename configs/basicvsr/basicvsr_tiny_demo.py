@@ -66,7 +66,6 @@ test_dataloader = dict(
         pipeline={{_base_.val_pipeline}}))
 test_evaluator = dict(
     _delete_=True, type='Evaluator', metrics=[dict(type='PSNR'), dict(type='SSIM')])
-test_cfg = dict(type='TestLoop')
 
 train_cfg = dict(max_iters=max_iters, val_interval=25)
 param_scheduler = dict(periods=[max_iters])
