@@ -1,0 +1,1 @@
+"""Dataset preparation: real video files to REDS-layout training data."""
