@@ -59,6 +59,8 @@ def test_load_from_checkpoint(demo_data, tmp_path):
     proc = train(TINY_BASICVSR, tmp_path / 'second', demo_data,
                  opts + [f'load_from={work}/iter_2.pth'])
     assert 'Load checkpoint from' in proc.stdout + proc.stderr
+    # Initialising from weights is a new run: its progress starts from zero.
+    assert _progress(tmp_path / 'second')[-1]['samples_seen'] == 2 * 2
 
 
 def test_two_processes_gloo_train_and_resume(demo_data, tmp_path):

@@ -69,8 +69,10 @@ class ProgressRecorderHook(Hook):
             train_seconds=self.train_seconds, samples_seen=self.samples_seen)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # mmengine calls this for `load_from` too; only a resumed run
+        # continues the counters, a run initialised from weights starts at 0.
         state = checkpoint.get('meta', {}).get('progress_recorder')
-        if state is not None:
+        if state is not None and getattr(runner, '_resume', False):
             self.train_seconds = float(state['train_seconds'])
             self.samples_seen = int(state['samples_seen'])
 
