@@ -203,7 +203,9 @@ def test_multigrid_lr_rejects_epoch_based_stock():
 # -- the real runner ----------------------------------------------------
 def test_two_ranks_same_shape_every_step(demo_data, tmp_path):
     work = tmp_path / 'mg_dist'
-    train(TINY_MG, work, demo_data, MG_SMALL, nproc=2, port=29541)
+    proc = train(TINY_MG, work, demo_data, MG_SMALL, nproc=2, port=29541)
+    # 9 one-iteration phases overshoot a 12-iteration budget, and it says so.
+    assert 'the budget is too small for its phases' in proc.stdout + proc.stderr
     rank0, rank1 = _trace(work, 0), _trace(work, 1)
     assert len(rank0) == len(rank1) == json.load(
         open(work / 'curriculum' / 'schedule.json'))['total_iters']

@@ -1,5 +1,6 @@
 """Iteration-based train loop driven by a multigrid curriculum."""
 import json
+import logging
 import os
 import os.path as osp
 import time
@@ -15,7 +16,7 @@ from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmengine.runner.utils import calc_dynamic_intervals
 from mmagic.registry import LOOPS
 
-from vsr_multigrid.multigrid.schedule import Shape, build_schedule
+from vsr_multigrid.multigrid.schedule import PRESET_DEFAULTS, Shape, build_schedule
 from .datasets import MultigridFramesDataset
 from .samplers import MultigridBatchSampler
 from .schedulers import MultigridLR
@@ -111,11 +112,28 @@ class MultigridTrainLoop(IterBasedTrainLoop):
         self.dataloader_iterator = None
         print_log('Multigrid curriculum (computed before training):\n'
                   + self.schedule.table(), logger='current')
+        self._warn_if_budget_overshoots(curriculum)
         print_log(f'Multigrid: {total} iterations instead of {max_iters}; '
                   f'validation every {self.val_interval} (stock {val_interval}).',
                   logger='current')
         self._scale_checkpoint_interval()
         self._trace_path = None
+
+    def _warn_if_budget_overshoots(self, curriculum: dict) -> None:
+        """Say so when phase minimums inflate a samples budget (tiny runs)."""
+        preset = curriculum.get('preset')
+        defaults = PRESET_DEFAULTS.get(preset, {})
+        if curriculum.get('budget', defaults.get('budget', 'samples')) != 'samples':
+            return
+        factor = curriculum.get('epoch_factor', defaults.get('epoch_factor', 1.0))
+        target = self.stock_iters * self.schedule.base.batch_size * factor
+        if self.schedule.total_samples > 1.1 * target:
+            print_log(
+                f'Multigrid: the curriculum sees {self.schedule.total_samples} '
+                f'clips against a budget of {target:.0f}: the budget is too small '
+                'for its phases (each runs at least one iteration); raise '
+                'train_cfg.max_iters or use fewer phases for a fair comparison.',
+                logger='current', level=logging.WARNING)
 
     def _scaled(self, stock_interval: int) -> int:
         """Interval at the same share of the budget as in the stock run."""
