@@ -21,7 +21,7 @@ def main(argv=None):
     from mmengine.registry import init_default_scope
     import vsr_multigrid  # noqa: F401
     from mmagic.registry import DATASETS
-    from vsr_multigrid.engine.loops import schedule_for
+    from vsr_multigrid.engine.loops import min_frames_for_padding, schedule_for
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -38,7 +38,7 @@ def main(argv=None):
     padding = cfg.model.get('generator', {}).get('padding')
     schedule = schedule_for(cfg.train_cfg.curriculum, dataset,
                             cfg.train_dataloader.batch_size, cfg.train_cfg.max_iters,
-                            2 * padding + 1 if padding else 2)
+                            min_frames_for_padding(padding))
     print(schedule.table())
     return 0
 

@@ -261,12 +261,16 @@ def _flat(schedulers):
     return list(schedulers)
 
 
+def min_frames_for_padding(padding) -> int:
+    """Shortest clip a generator accepts: IconVSR reflects ``padding`` frames
+    at each end (2 * padding + 1); BasicVSR needs 2."""
+    return 2 * int(padding) + 1 if padding else 2
+
+
 def _model_min_frames(model) -> int:
     model = model.module if is_model_wrapper(model) else model
     generator = getattr(model, 'generator', model)
-    padding = getattr(generator, 'padding', None)
-    # IconVSR pads the clip by reflecting `padding` frames at each end.
-    return 2 * int(padding) + 1 if padding else 2
+    return min_frames_for_padding(getattr(generator, 'padding', None))
 
 
 def _check_batch_shape(data_batch, shape, iteration) -> None:
