@@ -145,7 +145,7 @@ def test_vimeo_style_dataset_subsamples_before_mirror(demo_data):
     sample = dataset[(0, 4, 32)]
     assert sample['inputs'].shape == (8, 3, 8, 8)  # 4 frames mirrored
     assert sample['data_samples'].gt_img.shape == (8, 3, 32, 32)
-    # The window is consecutive: frame i+1 follows frame i in the source.
+    # Plain indices keep the whole frame list (no shape, no sub-sampling).
     paths = dataset.get_data_info(0)
     assert len(paths['img_path']) == 7
 

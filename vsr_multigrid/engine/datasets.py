@@ -74,12 +74,15 @@ class MultigridFramesDataset(BasicFramesDataset):
     @property
     def base_crop_size(self) -> int:
         """GT crop of the stock pipeline's ``PairedRandomCrop``."""
+        return int(self._require_crop().gt_patch_size)
+
+    def _require_crop(self) -> MultigridPairedRandomCrop:
         if self._crop is None:
             raise ValueError(
                 'the training pipeline has no PairedRandomCrop, so the '
                 "curriculum's crop size cannot be applied; add "
                 "dict(type='PairedRandomCrop', gt_patch_size=...)")
-        return int(self._crop.gt_patch_size)
+        return self._crop
 
     @property
     def scale(self) -> int:
@@ -121,8 +124,7 @@ class MultigridFramesDataset(BasicFramesDataset):
         if self._shape is None:
             return info
         num_frames, crop_size = self._shape
-        if self._crop is None:
-            self.base_crop_size  # raises the explanatory error
+        self._require_crop()
         if isinstance(info.get('img_path'), list):
             _subsample_frame_lists(info, num_frames)
         else:
