@@ -3,8 +3,8 @@ from setuptools import find_packages, setup
 setup(
     name='vsr_multigrid',
     version='0.1.0',
-    description='Multigrid curricula, structured sparsity and skip routing '
-    'for video super-resolution in MMagic and BasicSR',
+    description='Multigrid training curricula for video super-resolution '
+    'models in MMagic',
     packages=find_packages(include=['vsr_multigrid', 'vsr_multigrid.*']),
     python_requires='>=3.9',
     # Versions are pinned in requirements.txt and installed by

@@ -1,6 +1,7 @@
 """Shared fixtures: real demo data made from a real video, and launchers."""
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -31,6 +32,29 @@ def demo_data(tmp_path_factory):
     build_reds_dataset(bikes, root, clip_len=12, max_width=320, lmdb=True,
                        max_frames=36)
     return root
+
+
+@pytest.fixture(scope='session')
+def vimeo_data(tmp_path_factory):
+    """A small Vimeo-90K-layout set (septuplets + Vid4-style val) from bikes.mp4."""
+    from vsr_multigrid.data.video_to_reds import build_vimeo_dataset, demo_video_paths
+    root = str(tmp_path_factory.mktemp('demo_vimeo'))
+    bikes = [p for p in demo_video_paths() if p.endswith('bikes.mp4')]
+    build_vimeo_dataset(bikes, root, seq_len=7, val_len=8, max_width=320, max_frames=36)
+    return root
+
+
+def error_text(log: str) -> str:
+    """The raised exception's own message (from its ``XxxError:`` line on).
+
+    mmengine prints the whole config at start-up, so a word of the config is
+    always somewhere in the log: tests match the error, not the log.
+    """
+    lines = log.splitlines()
+    for index in range(len(lines) - 1, -1, -1):
+        if re.match(r'^([A-Za-z_][\w.]*)?(Error|Exception): ', lines[index]):
+            return '\n'.join(lines[index:])
+    raise AssertionError(f'no exception in the log:\n{log[-3000:]}')
 
 
 def run_tool(args, data_root, timeout=900, extra_env=None, check=True):

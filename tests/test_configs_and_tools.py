@@ -57,3 +57,31 @@ def test_compare_runs_table_and_png(tmp_path):
     assert osp.getsize(tmp_path / 'out' / 'compare.png') > 1000
     with pytest.raises(FileNotFoundError, match='progress.jsonl'):
         compare_runs.load_run(str(tmp_path / 'missing'), 'PSNR')
+
+
+def test_compare_runs_groups_seeds_and_states_the_noise_floor(tmp_path):
+    import compare_runs
+
+    def run(rows, ratio=1.0):
+        return dict(records=[dict(iter=i, train_seconds=t, samples_seen=i * 4,
+                                  metrics=dict(PSNR=p)) for i, (t, p) in enumerate(rows, 1)],
+                    compute_ratio=ratio)
+
+    stock = [run([(100, 26.0), (200, 27.0), (300, 27.4)]),
+             run([(100, 26.1), (200, 27.2), (300, 27.6)])]
+    fast = [run([(40, 27.4), (80, 27.6)], 3.0), run([(40, 27.0), (80, 27.4)], 3.0)]
+    rows = compare_runs.compare(dict(stock=stock, mg=fast), 'PSNR', dict(bicubic=26.3))
+    std = (2 * 0.1 ** 2) ** 0.5  # sample std of 27.4 and 27.6
+    assert rows[0]['noise_floor'] == pytest.approx(std)
+    assert rows[0]['target'] == pytest.approx(27.5 - std)
+    # Median over seeds of the first validation at or above the target.
+    assert rows[0]['time_to_target'] == 300 and rows[1]['time_to_target'] == 60
+    assert rows[1]['speedup_to_target'] == pytest.approx(5.0)
+    assert rows[1]['final'] == pytest.approx(27.5) and rows[1]['seeds'] == 2
+    assert rows[1]['realised_share'] == pytest.approx((300 / 80) / 3.0)
+    assert rows[2]['run'] == 'bicubic' and rows[2]['diff'] == pytest.approx(26.3 - 27.5)
+    table = compare_runs.to_markdown(rows, 'PSNR')
+    assert 'bicubic (no training)' in table and '27.500 ± 0.141' in table
+    compare_runs.plot(dict(stock=stock, mg=fast), 'PSNR', str(tmp_path / 'c.png'),
+                      dict(bicubic=26.3))
+    assert osp.getsize(tmp_path / 'c.png') > 1000

@@ -1,4 +1,5 @@
 """Multigrid in the real mmengine runner: sampler, dataset, LR, 2 ranks, resume."""
+import glob
 import json
 import os
 import os.path as osp
@@ -10,7 +11,7 @@ import time
 import pytest
 import torch
 
-from conftest import REPO, SMALL, run_tool, train
+from conftest import REPO, SMALL, error_text, run_tool, train
 
 TINY_MG = osp.join(REPO, 'configs', 'multigrid', 'basicvsr_mg-vsr_tiny_demo.py')
 # A short curriculum on the test data (GT frames 136 px high): 3 stages.
@@ -150,47 +151,6 @@ def test_vimeo_style_dataset_subsamples_before_mirror(demo_data):
     assert len(paths['img_path']) == 7
 
 
-def test_multigrid_lr_follows_stock_cosine_in_samples_without_compounding():
-    import vsr_multigrid  # noqa: F401
-    from mmengine.optim import build_optim_wrapper
-    from mmagic.registry import PARAM_SCHEDULERS
-    from vsr_multigrid.multigrid.schedule import Shape, build_schedule
-
-    model = torch.nn.ModuleDict(dict(spynet=torch.nn.Linear(2, 2), body=torch.nn.Linear(2, 2)))
-    optim = build_optim_wrapper(model, dict(
-        type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-4),
-        paramwise_cfg=dict(custom_keys={'spynet': dict(lr_mult=0.125)})))
-    stock = dict(type='CosineRestartLR', by_epoch=False, periods=[100],
-                 restart_weights=[1], eta_min=1e-7)
-    scheduler = PARAM_SCHEDULERS.build(dict(type='MultigridLR', stock=stock),
-                                       default_args=dict(optimizer=optim))
-    schedule = build_schedule(dict(preset='large_batch', batch_multiplier=2, warmup_iters=5),
-                              Shape(4, 4, 64), stock_iters=100)
-    scheduler.bind(schedule)
-    # Reference: the real stock scheduler on its own optimizer, one group per
-    # LR (eta_min is absolute, so SPyNet's curve is not simply 0.125x).
-    ref_optim = torch.optim.SGD([dict(params=[torch.nn.Parameter(torch.zeros(1))], lr=lr)
-                                 for lr in (2e-4, 2.5e-5)], lr=1.0)
-    ref = PARAM_SCHEDULERS.build(stock, default_args=dict(optimizer=ref_optim))
-    ref_lrs = [(2e-4, 2.5e-5)]
-    for _ in range(100):
-        ref_optim.step()
-        ref.step()
-        ref_lrs.append(tuple(g['lr'] for g in ref_optim.param_groups))
-    for step in range(schedule.total_iters):
-        groups = optim.param_groups
-        body = next(g for g in groups if g['lr'] > 0 and abs(g['initial_lr'] - 2e-4) < 1e-12)
-        spynet = next(g for g in groups if abs(g['initial_lr'] - 2.5e-5) < 1e-12)
-        stock_body, stock_spynet = ref_lrs[int(schedule.stock_progress_iter(step))]
-        factor = schedule.lr_factor_at(step)
-        assert body['lr'] == pytest.approx(stock_body * factor, rel=1e-9)
-        assert spynet['lr'] == pytest.approx(stock_spynet * factor, rel=1e-9)
-        optim.step()
-        scheduler.step()
-    # Warm-up ramps, then the factor is the batch multiplier (x2, linear).
-    assert schedule.lr_factor_at(0) < schedule.lr_factor_at(4) == pytest.approx(2.0)
-
-
 def test_multigrid_lr_rejects_epoch_based_stock():
     import vsr_multigrid  # noqa: F401
     from mmagic.registry import PARAM_SCHEDULERS
@@ -209,8 +169,16 @@ def test_two_ranks_same_shape_every_step(demo_data, tmp_path):
     rank0, rank1 = _trace(work, 0), _trace(work, 1)
     assert len(rank0) == len(rank1) == json.load(
         open(work / 'curriculum' / 'schedule.json'))['total_iters']
-    assert [r[:4] for r in _key(rank0)] == [r[:4] for r in _key(rank1)]
+    # The shapes of the tensors each rank really received (not the schedule
+    # it was given): equal on both ranks at every step, and as scheduled.
+    loaded0 = [(r['loaded']['batch'], r['loaded']['frames'], r['loaded']['gt']) for r in rank0]
+    loaded1 = [(r['loaded']['batch'], r['loaded']['frames'], r['loaded']['gt']) for r in rank1]
+    assert loaded0 == loaded1
+    assert loaded0 == [(r['batch_size'], r['num_frames'], [r['crop_size']] * 2) for r in rank0]
+    assert all(r['loaded']['lr'] == [r['crop_size'] // 4] * 2 for r in rank0 + rank1)
     assert len({(r['num_frames'], r['crop_size']) for r in rank0}) > 3
+    # The ranks drew different samples (disjoint shards of one permutation).
+    assert [r['loaded']['keys'] for r in rank0] != [r['loaded']['keys'] for r in rank1]
     with open(work / 'progress.jsonl') as f:
         assert 'PSNR' in json.loads(f.readlines()[-1])['metrics']
     # The curriculum plot tool reads the same trace.
@@ -218,12 +186,22 @@ def test_two_ranks_same_shape_every_step(demo_data, tmp_path):
     assert osp.getsize(work / 'curriculum.png') > 1000
 
 
-def test_kill_and_resume_continues_identical_curriculum(demo_data, tmp_path):
-    options = MG_SMALL + ['train_cfg.max_iters=24', 'param_scheduler.stock.periods=[24]']
-    full = tmp_path / 'full'
-    train(TINY_MG, full, demo_data, options)
-    reference = _key(_trace(full, 0))
+def _clips(trace):
+    """Clip of every sample of every step (the sample indices drawn)."""
+    return [[key.rsplit('/', 1)[0] for key in r['loaded']['keys']] for r in trace]
 
+
+def _progress(work_dir):
+    with open(osp.join(work_dir, 'progress.jsonl')) as f:
+        return {r['iter']: r['samples_seen'] for r in map(json.loads, f)}
+
+
+def test_kill_and_resume_continues_identical_curriculum(demo_data, tmp_path):
+    # Default seed handling (randomness.seed=None): every start draws a new
+    # seed, so the resumed run must take the interrupted run's from the
+    # checkpoint to draw the same clips.
+    options = MG_SMALL + ['train_cfg.max_iters=24', 'param_scheduler.stock.periods=[24]',
+                          'train_cfg.val_interval=6']
     killed = tmp_path / 'killed'
     env = dict(os.environ, VSR_DEMO_DATA=demo_data, OMP_NUM_THREADS='1',
                PYTHONPATH=REPO)
@@ -238,27 +216,60 @@ def test_kill_and_resume_continues_identical_curriculum(demo_data, tmp_path):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole run, loader workers included
     proc.wait()
+    checkpoint = open(killed / 'last_checkpoint').read().strip()
+    seed = torch.load(checkpoint, map_location='cpu')['meta']['seed']
     done_before_kill = len(_trace(killed, 0))
+
+    # The uninterrupted reference draws with the killed run's seed.
+    full = tmp_path / 'full'
+    train(TINY_MG, full, demo_data, options + [f'randomness.seed={seed}'])
+    reference = _trace(full, 0)
     assert done_before_kill < len(reference), 'kill came too late to test resume'
+
     proc = train(TINY_MG, killed, demo_data, options, resume=True)
     log = proc.stdout + proc.stderr
     assert 'resumed epoch: 0, iter:' in log
     assert 'Advance dataloader' not in log  # no decoding of skipped batches
     assert 'sampler skips the consumed indices' in log
-    assert _key(_trace(killed, 0)) == reference
+    resumed = _trace(killed, 0)
+    assert _key(resumed) == _key(reference)
+    assert _clips(resumed) == _clips(reference)
+    # Progress counters continue exactly: the checkpoint holds the counters
+    # of the iteration it was saved at (not of the one before).
+    assert _progress(killed) == _progress(full)
+
+
+def test_resume_refuses_another_curriculum(demo_data, tmp_path):
+    work = tmp_path / 'run'
+    options = MG_SMALL + ['default_hooks.checkpoint.interval=-1', 'train_cfg.val_interval=-1']
+    train(TINY_MG, work, demo_data, options)
+    # interval=-1 is mmengine's "never": only the final checkpoint, and
+    # validation only at the end (not at every iteration).
+    assert [osp.basename(p) for p in glob.glob(str(work / 'iter_*.pth'))] == [
+        f'iter_{len(_trace(work, 0))}.pth']
+    with open(work / 'progress.jsonl') as f:
+        assert len(f.readlines()) == 1
+    longer = [o.replace('max_iters=12', 'max_iters=16') for o in options] + [
+        'param_scheduler.stock.periods=[16]']
+    proc = train(TINY_MG, work, demo_data, longer, resume=True, check=False)
+    assert proc.returncode != 0
+    assert 'trained with another curriculum' in error_text(proc.stdout + proc.stderr)
 
 
 @pytest.mark.parametrize('options, message', [
-    (['train_cfg.curriculum.crop_factors=[0.5,1.0,1.5]'], 'crop'),
-    (['train_cfg.curriculum.unknown_key=1'], 'unknown_key'),
-    (['train_dataloader.dataset.type=BasicFramesDataset'], 'MultigridFramesDataset'),
-    (['train_dataloader.batch_sampler=None'], 'MultigridBatchSampler'),
-    (['train_cfg.curriculum.preset=nonsense'], 'nonsense'),
-    (['train_dataloader.dataset.pipeline.4.gt_patch_size=160'], '136'),
+    (['train_cfg.curriculum.crop_factors=[0.5,1.0,1.5]'], "'crop_factors': expected"),
+    (['train_cfg.curriculum.unknown_key=1'], "'unknown_key' not allowed"),
+    (['train_dataloader.dataset.type=BasicFramesDataset'],
+     "needs train_dataloader.dataset.type='MultigridFramesDataset'"),
+    (['train_dataloader.batch_sampler=None'], "needs train_dataloader.batch_sampler="),
+    (['train_cfg.curriculum.preset=nonsense'], "got 'nonsense'"),
+    (['train_dataloader.dataset.pipeline.4.gt_patch_size=160'], 'exceeds max_crop=136'),
+    (['train_dataloader.dataset.pipeline.4.gt_patch_size=126'],
+     'gt_patch_size) is not divisible by the scale 4'),
 ])
 def test_bad_curriculum_configs_fail_before_training(demo_data, tmp_path, options, message):
     proc = train(TINY_MG, tmp_path / 'bad', demo_data, MG_SMALL + options, check=False)
-    log = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert message in log, log[-3000:]
+    error = error_text(proc.stdout + proc.stderr)
+    assert message in error, error
     assert not (tmp_path / 'bad' / 'curriculum' / 'rank0.jsonl').exists()

@@ -67,9 +67,11 @@ def test_queries_agree_with_brute_force_expansion(name):
     shapes, factors = _expand(schedule)
     assert len(shapes) == schedule.total_iters
     samples = 0
+    total_samples = sum(s.batch_size for s in shapes)
     for i, (shape, factor) in enumerate(zip(shapes, factors)):
         assert schedule.samples_before(i) == samples
-        assert schedule.stock_progress_iter(i) == samples / 2
+        # The stock curve is laid over the whole curriculum by clips seen.
+        assert schedule.stock_progress_iter(i) == pytest.approx(60 * samples / total_samples)
         assert schedule.shape_at(i) == shape
         assert schedule.lr_factor_at(i) == pytest.approx(factor, rel=1e-12)
         samples += shape.batch_size
@@ -227,13 +229,16 @@ def test_phase_lr_factor_follows_batch(name, mode):
         assert phase.lr_factor == pytest.approx(ratio if mode == 'linear' else math.sqrt(ratio))
 
 
-def test_warmup_ramps_monotonically_to_phase_factor_where_batch_changes():
+def test_warmup_ramps_monotonically_to_phase_factor_where_lr_factor_rises():
     schedule = _build('vsr_warmup')
-    previous = BASE.batch_size
+    previous = 1.0
+    rises = 0
     for phase in schedule.phases:
-        batch = phase.shapes[-1].batch_size
-        assert phase.warmup_iters == (7 if batch != previous else 0)
-        previous = batch
+        # Warm-up only where the LR factor rises; a shrinking batch keeps its
+        # lower LR instead of dipping to warmup_start times it.
+        assert phase.warmup_iters == (7 if phase.lr_factor > previous else 0)
+        rises += phase.lr_factor > previous
+        previous = phase.lr_factor
         if not phase.warmup_iters:
             assert schedule.lr_factor_at(phase.start_iter) == phase.lr_factor
             continue
@@ -241,6 +246,11 @@ def test_warmup_ramps_monotonically_to_phase_factor_where_batch_changes():
         assert ramp[0] == pytest.approx(phase.lr_factor * (0.2 + 0.8 / 7))
         assert all(a < b for a, b in zip(ramp, ramp[1:phase.warmup_iters]))
         assert ramp[phase.warmup_iters - 1:] == [pytest.approx(phase.lr_factor)] * 3
+    assert rises >= 1
+    # No LR dip at a stage boundary where the batch shrinks (the old defect).
+    for previous, phase in zip(schedule.phases, schedule.phases[1:]):
+        if phase.lr_factor < previous.lr_factor:
+            assert schedule.lr_factor_at(phase.start_iter) == phase.lr_factor
 
 
 def test_warmup_is_clipped_to_phase_length():
@@ -266,7 +276,7 @@ def test_slowfast_vsr_mode_matches_paper_schedule_and_saving():
     # paper's shapes, phase ends (1 epoch = 1000 stock iterations) and ~3.4x saving.
     base = Shape(batch_size=8, num_frames=32, crop_size=224)
     schedule = build_schedule(dict(preset='slowfast', lr_steps=KINETICS_STEPS,
-                                   crop_multiple=1), base, 239000)
+                                   crop_multiple=1), base, 239000, scale=1)
     paper = slowfast_long_cycle_epochs(32, 224, [0, 94, 154, 196], 239)
     assert len(schedule.phases) == len(paper)
     for phase, (stage, (multiplier, frames, crop), end_epoch) in zip(schedule.phases, paper):
@@ -302,7 +312,11 @@ def test_explicit_phases():
     assert [p.num_iters for p in schedule.phases] == [750, 1500]
     iters = _build('phases_iters')
     assert [p.num_iters for p in iters.phases] == [750, 2250]
-    assert [p.warmup_iters for p in iters.phases] == [5, 5]
+    # Factor 4 then 1: the second phase's LR falls, so it does not warm up...
+    assert [p.warmup_iters for p in iters.phases] == [5, 0]
+    # ...unless warm-up is asked for wherever the factor changes.
+    changed = build_schedule(dict(CONFIGS['phases_iters'], warmup_on='change'), BASE, STOCK)
+    assert [p.warmup_iters for p in changed.phases] == [5, 5]
 
 
 # -- rejections ---------------------------------------------------------------
@@ -382,3 +396,43 @@ def test_table_and_dict(name):
     assert summary['total_iters'] == schedule.total_iters
     assert len(summary['phases']) == len(schedule.phases)
     assert summary['base'] == dict(batch_size=4, num_frames=16, crop_size=256)
+
+
+# -- defects of the first release (issue 6) ---------------------------------
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_stock_curve_spans_the_whole_curriculum(name):
+    # The LR follows the stock curve by the share of clips seen: it starts at
+    # stock iteration 0 and reaches the stock run's end exactly at the end,
+    # whatever epoch_factor (slowfast: 1.5) or budget the preset uses.
+    schedule = _build(name)
+    assert schedule.stock_progress_iter(0) == 0
+    assert schedule.stock_progress_iter(schedule.total_iters) == pytest.approx(STOCK)
+    middle = schedule.total_iters // 2
+    assert 0 < schedule.stock_progress_iter(middle) < STOCK
+
+
+def test_clip_lengths_below_the_model_minimum_are_raised_merged_and_noted():
+    # IconVSR needs 5 frames; T0=6 gives 3 and 4 (factors 0.5, 0.75): both
+    # become 5, the two equal phases of each stage are merged, and it says so.
+    schedule = build_schedule(dict(preset='vsr'), Shape(4, 6, 128), 150, min_frames=5)
+    assert [p.name for p in schedule.phases] == [
+        'S64-T5', 'S64-T6', 'S96-T5', 'S96-T6', 'S128-T5', 'S128-T6']
+    assert len({p.name for p in schedule.phases}) == len(schedule.phases)
+    assert any('raised to min_frames=5' in n for n in schedule.notes)
+    assert any('merged into one phase' in n for n in schedule.notes)
+    assert 'note: ' in schedule.table()
+    # The merged phase carries both shares: stage 0 still gets 25% of the clips.
+    stage0 = sum(p.samples for p in schedule.phases if p.stage == 0)
+    assert stage0 == pytest.approx(0.25 * 600, abs=16)
+    # Nothing to say when nothing was changed.
+    assert build_schedule(dict(preset='vsr'), Shape(4, 8, 128), 150).notes == ()
+
+
+@pytest.mark.parametrize('cfg, base, message', [
+    (dict(preset='vsr'), Shape(4, 8, 126), 'gt_patch_size'),
+    (dict(preset='vsr', crop_multiple=18), Shape(4, 8, 128), "'crop_multiple': 18"),
+    (dict(preset='vsr', warmup_on='always'), Shape(4, 8, 128), "'warmup_on': expected one of"),
+])
+def test_crops_must_be_whole_at_lr_and_warmup_on_is_checked(cfg, base, message):
+    with pytest.raises(ValueError, match=message):
+        build_schedule(cfg, base, 150, scale=4)

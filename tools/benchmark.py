@@ -7,7 +7,12 @@
 
 Each LABEL=CONFIG is trained from scratch with ``tools/train.py`` (the real
 launcher, one after the other on the same machine), then the runs are
-compared by ``tools/compare_runs.py`` (the first run is the reference). Per
+compared by ``tools/compare_runs.py`` (the first run is the reference).
+``--seeds 0 1 2`` trains each run once per seed (``--seeded stock mg-vsr``
+limits that to some labels): the reference's seed spread is the noise floor
+every difference is stated against, and the time to target is the median
+over seeds. The report also carries the zero line: bicubic and bilinear
+upsampling of the same validation clips (``tools/bicubic_baseline.py``). Per
 run it also reports seconds per iteration, peak memory, and how long the
 training loop waited for data (mmengine's ``data_time`` / ``time``), which
 says whether the loader kept up. ``--throughput`` additionally measures, for
@@ -20,6 +25,7 @@ import json
 import os
 import os.path as osp
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -48,13 +54,23 @@ def loop_wait_share(work_dir: str) -> dict:
                 wait_share=mean_data / mean_total)
 
 
-def measure_throughput(config: str, work_dir: str, batches: int = 6) -> dict:
+def parse_cfg_options(options) -> dict:
+    """``key=value`` strings parsed as ``tools/train.py --cfg-options`` parses them."""
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--options', nargs='+', action=DictAction)
+    return parser.parse_args(['--options', *options]).options if options else {}
+
+
+def measure_throughput(config: str, work_dir: str, batches: int = 6,
+                       cfg_options=()) -> dict:
     """Loader alone vs model alone (samples/s) on the config's first batches."""
     from mmengine.config import Config
     from mmengine.runner import Runner
     import vsr_multigrid  # noqa: F401
 
     cfg = Config.fromfile(config)
+    cfg.merge_from_dict(parse_cfg_options(cfg_options))
     cfg.work_dir = work_dir
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
@@ -83,6 +99,35 @@ def measure_throughput(config: str, work_dir: str, batches: int = 6) -> dict:
                 loader_over_model=loader_rate / model_rate)
 
 
+_PROGRESS = re.compile(r'Iter\((train|val)\)\s*\[\s*(\d+)/(\d+)\].*?(eta: \S+)?')
+
+
+def run_with_progress(cmd, log_path: str, label: str) -> None:
+    """Run ``cmd``, its whole output to ``log_path``, progress to the console.
+
+    The console gets the training iteration and mmengine's ETA at every
+    logged iteration, the validation metrics, and any error.
+    """
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, bufsize=1)
+        tail = []
+        for line in proc.stdout:
+            log.write(line)
+            tail = (tail + [line])[-40:]
+            match = _PROGRESS.search(line)
+            if match and match.group(1) == 'train':
+                eta = f', {match.group(4)}' if match.group(4) else ''
+                print(f'[benchmark] {label}: iteration {match.group(2)}/{match.group(3)}'
+                      f'{eta}', flush=True)
+            elif 'Iter(val)' in line and 'PSNR' in line:
+                print(f'[benchmark] {label}: validation {line.split("Iter(val)")[-1].strip()}',
+                      flush=True)
+        if proc.wait() != 0:
+            sys.stdout.write(''.join(tail))
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+
+
 def machine() -> str:
     import torch
     cpu = platform.processor() or platform.machine()
@@ -107,6 +152,14 @@ def main(argv=None):
                         help='also measure loader vs model throughput')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='options passed to every training run')
+    parser.add_argument('--seeds', nargs='+', type=int, default=None,
+                        help='train each run once per seed (randomness.seed); the '
+                        "reference's spread is the noise floor of every comparison")
+    parser.add_argument('--seeded', nargs='+', default=None, metavar='LABEL',
+                        help='labels that get all --seeds (default: all); the others '
+                        'train with the first seed only')
+    parser.add_argument('--no-baseline', action='store_true',
+                        help='skip the bicubic/bilinear line of the validation clips')
     args = parser.parse_args(argv)
     out = args.out or osp.join(args.work_root, 'report')
     os.makedirs(out, exist_ok=True)
@@ -116,40 +169,58 @@ def main(argv=None):
         if not sep or not osp.isfile(config):
             parser.error(f'{item!r}: expected LABEL=CONFIG with an existing config file')
         labels[label] = config
+    for label in args.seeded or ():
+        if label not in labels:
+            parser.error(f'--seeded {label!r}: not one of the runs {list(labels)}')
     report = dict(machine=machine(), command=' '.join([sys.executable] + sys.argv),
                   runs={})
+    if not args.no_baseline:
+        import bicubic_baseline
+        scores = bicubic_baseline.config_scores(
+            next(iter(labels.values())), parse_cfg_options(args.cfg_options))
+        report['baselines'] = {m: dict(PSNR=v['PSNR'], SSIM=v['SSIM'])
+                               for m, v in scores.items()}
+    work_dirs = {}  # label -> [work dir per seed]
     for label, config in labels.items():
-        work_dir = osp.join(args.work_root, label)
-        done = osp.isfile(osp.join(work_dir, 'progress.jsonl'))
-        if not (args.reuse and done):
-            shutil.rmtree(work_dir, ignore_errors=True)
-            cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
-                   '--work-dir', work_dir]
-            if args.cfg_options:
-                cmd += ['--cfg-options', *args.cfg_options]
-            print(f'[benchmark] training {label}: {" ".join(cmd)}', flush=True)
-            start = time.perf_counter()
-            with open(osp.join(args.work_root, f'{label}.log'), 'w') as log:
-                subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
-            print(f'[benchmark] {label} done in {time.perf_counter() - start:.0f} s',
-                  flush=True)
-        records = compare_runs.load_run(work_dir, 'PSNR')['records']
-        last = records[-1]
-        entry = dict(config=config, iters=last['iter'],
-                     s_per_iter=last['train_seconds'] / max(last['iter'], 1),
-                     max_rss_mb=last.get('max_rss_mb'),
-                     cuda_max_allocated_mb=last.get('cuda_max_allocated_mb'),
-                     **loop_wait_share(work_dir))
-        if args.throughput:
-            entry['throughput'] = measure_throughput(
-                config, osp.join(args.work_root, f'{label}_throughput'))
-        report['runs'][label] = entry
-    runs = {label: compare_runs.load_run(osp.join(args.work_root, label), 'PSNR')
-            for label in labels}
-    rows = compare_runs.compare(runs, 'PSNR')
+        seeds = [None] if args.seeds is None else (
+            args.seeds if args.seeded is None or label in args.seeded else args.seeds[:1])
+        for seed in seeds:
+            name = label if seed is None else f'{label}-s{seed}'
+            work_dir = osp.join(args.work_root, name)
+            work_dirs.setdefault(label, []).append(work_dir)
+            options = list(args.cfg_options) + (
+                [] if seed is None else [f'randomness.seed={seed}'])
+            done = osp.isfile(osp.join(work_dir, 'progress.jsonl'))
+            if not (args.reuse and done):
+                shutil.rmtree(work_dir, ignore_errors=True)
+                cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
+                       '--work-dir', work_dir]
+                if options:
+                    cmd += ['--cfg-options', *options]
+                print(f'[benchmark] training {name}: {" ".join(cmd)}', flush=True)
+                start = time.perf_counter()
+                run_with_progress(cmd, osp.join(args.work_root, f'{name}.log'), name)
+                print(f'[benchmark] {name} done in {time.perf_counter() - start:.0f} s',
+                      flush=True)
+            records = compare_runs.load_run(work_dir, 'PSNR')['records']
+            last = records[-1]
+            entry = dict(config=config, seed=seed, iters=last['iter'],
+                         s_per_iter=last['train_seconds'] / max(last['iter'], 1),
+                         max_rss_mb=last.get('max_rss_mb'),
+                         cuda_max_allocated_mb=last.get('cuda_max_allocated_mb'),
+                         **loop_wait_share(work_dir))
+            if args.throughput and seed in (None, seeds[0]):
+                entry['throughput'] = measure_throughput(
+                    config, osp.join(args.work_root, f'{label}_throughput'),
+                    cfg_options=args.cfg_options)
+            report['runs'][name] = entry
+    runs = {label: [compare_runs.load_run(d, 'PSNR') for d in dirs]
+            for label, dirs in work_dirs.items()}
+    baselines = {m: v['PSNR'] for m, v in report.get('baselines', {}).items()}
+    rows = compare_runs.compare(runs, 'PSNR', baselines)
     report['comparison'] = rows
     table = compare_runs.to_markdown(rows, 'PSNR')
-    compare_runs.plot(runs, 'PSNR', osp.join(out, 'compare.png'))
+    compare_runs.plot(runs, 'PSNR', osp.join(out, 'compare.png'), baselines)
     lines = ['| run | iters | s/iter | loop waited for data | peak RSS (MB) | peak CUDA (MB) |',
              '|---|---|---|---|---|---|']
     for label, entry in report['runs'].items():

@@ -30,7 +30,7 @@ build_mmcv_wheel() {
   # C++20 while mmcv 2.1.0 passes -std=c++17, so the flag is raised in a copy
   # of the sdist. CUDA ops are built when a GPU toolchain is visible.
   local work; work="$(mktemp -d)"
-  log "building mmcv $MMCV_VERSION from source (about 12 minutes on 2 cores, once per machine)"
+  log "building mmcv $MMCV_VERSION from source (about 30 minutes on 2 cores, once per machine)"
   "$VENV/bin/pip" download --no-deps --no-binary :all: --no-build-isolation \
       "mmcv==$MMCV_VERSION" -d "$work" >&2
   tar -xzf "$work"/mmcv-"$MMCV_VERSION".tar.gz -C "$work"

