@@ -54,6 +54,38 @@ def loop_wait_share(work_dir: str) -> dict:
                 wait_share=mean_data / mean_total)
 
 
+def shape_costs(work_dir: str) -> list:
+    """Measured cost of each batch shape of a curriculum run.
+
+    From the loop's trace (``curriculum/rank0.jsonl``: shape and seconds of
+    every iteration, the first iteration of each shape left out as warm-up):
+    per (B, T, S) the median seconds per iteration, the batch volume
+    ``B*T*S^2`` and the seconds per million GT pixels, which shows what a
+    small shape really saves (SPyNet resizes LR inputs up to multiples of 32).
+    """
+    import statistics
+    path = osp.join(work_dir, 'curriculum', 'rank0.jsonl')
+    if not osp.isfile(path):
+        return []
+    seconds = {}
+    with open(path) as f:
+        for line in f:
+            record = json.loads(line)
+            if record.get('seconds') is None:
+                continue
+            key = (record['batch_size'], record['num_frames'], record['crop_size'])
+            seconds.setdefault(key, []).append(record['seconds'])
+    rows = []
+    for (batch, frames, crop), values in seconds.items():
+        values = values[1:] or values
+        median = statistics.median(values)
+        volume = batch * frames * crop ** 2
+        rows.append(dict(batch=batch, frames=frames, crop=crop, iters=len(values),
+                         s_per_iter=median, volume=volume,
+                         s_per_mpixel=median / (volume / 1e6)))
+    return rows
+
+
 def parse_cfg_options(options) -> dict:
     """``key=value`` strings parsed as ``tools/train.py --cfg-options`` parses them."""
     from mmengine.config import DictAction
@@ -99,7 +131,8 @@ def measure_throughput(config: str, work_dir: str, batches: int = 6,
                 loader_over_model=loader_rate / model_rate)
 
 
-_PROGRESS = re.compile(r'Iter\((train|val)\)\s*\[\s*(\d+)/(\d+)\].*?(eta: \S+)?')
+_PROGRESS = re.compile(r'Iter\((train|val)\)\s*\[\s*(\d+)/(\d+)\]')
+_ETA = re.compile(r'eta: (\S+)')
 
 
 def run_with_progress(cmd, log_path: str, label: str) -> None:
@@ -117,7 +150,8 @@ def run_with_progress(cmd, log_path: str, label: str) -> None:
             tail = (tail + [line])[-40:]
             match = _PROGRESS.search(line)
             if match and match.group(1) == 'train':
-                eta = f', {match.group(4)}' if match.group(4) else ''
+                eta = _ETA.search(line)
+                eta = f', eta {eta.group(1)}' if eta else ''
                 print(f'[benchmark] {label}: iteration {match.group(2)}/{match.group(3)}'
                       f'{eta}', flush=True)
             elif 'Iter(val)' in line and 'PSNR' in line:
@@ -209,6 +243,7 @@ def main(argv=None):
                          max_rss_mb=last.get('max_rss_mb'),
                          cuda_max_allocated_mb=last.get('cuda_max_allocated_mb'),
                          **loop_wait_share(work_dir))
+            entry['shape_costs'] = shape_costs(work_dir)
             if args.throughput and seed in (None, seeds[0]):
                 entry['throughput'] = measure_throughput(
                     config, osp.join(args.work_root, f'{label}_throughput'),
@@ -234,6 +269,14 @@ def main(argv=None):
                          f"{t['loader_samples_per_s']:.1f} samples/s | model "
                          f"{t['model_samples_per_s']:.1f} samples/s | loader/model "
                          f"{t['loader_over_model']:.1f}x | | |")
+    costs = ['', '| run | B | T | S (GT) | iters | median s/iter | volume B*T*S^2 (M px) | '
+             's per M px |', '|---|---|---|---|---|---|---|---|']
+    for label, entry in report['runs'].items():
+        for c in sorted(entry.get('shape_costs', []), key=lambda c: c['volume']):
+            costs.append(f"| {label} | {c['batch']} | {c['frames']} | {c['crop']} | "
+                         f"{c['iters']} | {c['s_per_iter']:.2f} | {c['volume'] / 1e6:.2f} | "
+                         f"{c['s_per_mpixel']:.3f} |")
+    lines += costs if len(costs) > 3 else []
     text = (f"Machine: {report['machine']}\n\nCommand: `{report['command']}`\n\n"
             + table + '\n' + '\n'.join(lines) + '\n')
     print(text)

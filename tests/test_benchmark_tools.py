@@ -1,0 +1,128 @@
+"""The benchmark's tools on real data: zero line, flow pretraining, frame view."""
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SMALL, TINY_BASICVSR, run_tool, train
+
+
+# -- unsupervised flow (plain torch) ----------------------------------------
+def test_warp_by_the_true_shift_reconstructs_the_reference():
+    from vsr_multigrid.flow.unsupervised import photometric_loss, warp
+    torch.manual_seed(0)
+    supp = torch.rand(2, 3, 24, 32)
+    # ref(x) = supp(x + 3): the flow from ref to supp is +3 px in x.
+    ref = torch.zeros_like(supp)
+    ref[..., :-3] = supp[..., 3:]
+    flow = torch.zeros(2, 2, 24, 32)
+    flow[:, 0] = 3.0
+    warped = warp(supp, flow)
+    assert torch.allclose(warped[..., :-3], ref[..., :-3], atol=1e-5)
+    good = photometric_loss(ref, supp, flow)
+    assert good < 2e-3  # only the Charbonnier epsilon remains
+    assert photometric_loss(ref, supp, torch.zeros_like(flow)) > 10 * good
+    # Identity: zero flow reproduces the frame.
+    assert torch.allclose(warp(supp, torch.zeros_like(flow)), supp, atol=1e-6)
+
+
+def test_pretrain_flow_lowers_the_photometric_loss_of_a_shift():
+    from vsr_multigrid.flow.unsupervised import pretrain_flow
+
+    class ConstantFlow(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shift = torch.nn.Parameter(torch.zeros(2))
+
+        def forward(self, ref, supp):
+            return self.shift.view(1, 2, 1, 1).expand(ref.shape[0], 2, *ref.shape[2:])
+
+    generator = torch.Generator().manual_seed(0)
+    smooth = torch.nn.functional.avg_pool2d(torch.rand(64, 3, 40, 40, generator=generator),
+                                            5, 1, 2)
+
+    def pairs():
+        while True:
+            supp = smooth[:8, :, 4:36, 4:36]
+            ref = smooth[:8, :, 4:36, 5:37]  # ref(x) = supp(x + 1)
+            yield ref, supp
+
+    net = ConstantFlow()
+    history = pretrain_flow(net, pairs(), iterations=150, lr=0.05, smoothness=0.0,
+                            log_every=0)
+    assert history[-1] < 0.5 * history[0]
+    assert net.shift[0].item() == pytest.approx(1.0, abs=0.15)
+
+
+def test_pretrain_spynet_tool_writes_a_checkpoint_the_generator_loads(demo_data, tmp_path):
+    out = tmp_path / 'spynet.pth'
+    proc = run_tool([sys.executable, 'tools/pretrain_spynet.py', '--data', demo_data,
+                     '--iters', '3', '--batch', '2', '--out', str(out)], demo_data)
+    assert 'validation photometric error: zero flow' in proc.stdout
+    meta = json.load(open(tmp_path / 'spynet.json'))
+    # Zero-flow start: the untrained network warps exactly like no warping.
+    assert meta['val_error']['initial'] == pytest.approx(meta['val_error']['zero_flow'])
+    from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+    net = BasicVSRNet(mid_channels=8, num_blocks=1, spynet_pretrained=str(out))
+    saved = torch.load(out)['state_dict']
+    loaded = net.spynet.state_dict()
+    assert all(torch.equal(saved[k], loaded[k]) for k in saved)
+
+
+# -- the zero line ---------------------------------------------------------
+def test_bicubic_baseline_matches_an_independent_computation(demo_data, tmp_path):
+    import cv2
+    out = tmp_path / 'bicubic.json'
+    run_tool([sys.executable, 'tools/bicubic_baseline.py', TINY_BASICVSR, '--out', str(out)],
+             demo_data)
+    scores = json.load(open(out))
+    assert scores['bicubic']['PSNR'] > scores['bilinear']['PSNR']
+    # The one val clip ('002'), read straight from disk, scored with numpy.
+    psnrs = []
+    for i in range(12):
+        gt = cv2.imread(osp.join(demo_data, 'train_sharp', '002', f'{i:08d}.png'))
+        lr = cv2.imread(osp.join(demo_data, 'train_sharp_bicubic', 'X4', '002', f'{i:08d}.png'))
+        gt = cv2.cvtColor(gt, cv2.COLOR_BGR2RGB).astype(np.float64)
+        lr = cv2.cvtColor(lr, cv2.COLOR_BGR2RGB).astype(np.float32)
+        up = np.clip(cv2.resize(lr, gt.shape[1::-1], interpolation=cv2.INTER_CUBIC), 0, 255)
+        psnrs.append(10 * np.log10(255 ** 2 / np.mean((gt - up) ** 2)))
+    assert scores['bicubic']['PSNR'] == pytest.approx(np.mean(psnrs), abs=1e-4)
+    assert scores['bicubic']['clips'] == {'002': pytest.approx(np.mean(psnrs), abs=1e-4)}
+
+
+# -- the frame a person looks at -------------------------------------------
+def test_visualize_sr_writes_the_side_by_side_png(demo_data, tmp_path):
+    work = tmp_path / 'stock'
+    options = SMALL + ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                       'default_hooks.checkpoint.interval=2']
+    train(TINY_BASICVSR, work, demo_data, options)
+    out = tmp_path / 'frame.png'
+    config = str(work / 'basicvsr_tiny_demo.py')  # the config as trained (width 8)
+    proc = run_tool([sys.executable, 'tools/visualize_sr.py', config,
+                     f'stock={work}/iter_2.pth', f'again={work}/iter_2.pth',
+                     '--out', str(out)], demo_data)
+    assert 'wrote' in proc.stdout
+    import cv2
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[1] > 4 * image.shape[0] / 2
+
+
+def test_shape_costs_tabulates_the_trace_per_shape(tmp_path):
+    import benchmark
+    (tmp_path / 'curriculum').mkdir()
+    records = [(4, 8, 128, 9.0), (4, 8, 128, 2.0), (4, 8, 128, 2.2), (4, 8, 128, 2.1),
+               (16, 4, 64, 5.0), (16, 4, 64, 1.0)]
+    with open(tmp_path / 'curriculum' / 'rank0.jsonl', 'w') as f:
+        for i, (b, t, s, sec) in enumerate(records):
+            f.write(json.dumps(dict(iter=i, batch_size=b, num_frames=t, crop_size=s,
+                                    lr=1e-4, seconds=sec)) + '\n')
+    rows = {(r['batch'], r['frames'], r['crop']): r for r in benchmark.shape_costs(str(tmp_path))}
+    # The first iteration of a shape is warm-up; the median of the rest counts.
+    assert rows[(4, 8, 128)]['s_per_iter'] == pytest.approx(2.1)
+    assert rows[(4, 8, 128)]['iters'] == 3
+    assert rows[(16, 4, 64)]['s_per_iter'] == pytest.approx(1.0)
+    assert rows[(16, 4, 64)]['s_per_mpixel'] == pytest.approx(1.0 / (16 * 4 * 64 ** 2 / 1e6))
+    assert benchmark.shape_costs(str(tmp_path / 'none')) == []

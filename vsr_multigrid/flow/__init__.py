@@ -1,0 +1,1 @@
+"""Optical-flow helpers in plain torch (no MMagic import)."""
