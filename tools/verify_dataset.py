@@ -21,9 +21,10 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 def verify(dataset, log=print, limit: int = 20) -> list:
     """Problems of one dataset: ``'missing: PATH'`` and ``'undecodable: PATH'``."""
     import cv2
-    problems = [f'missing: {p}' for p in dataset.missing_frames()]
-    missing = {p.split(': ', 1)[1] for p in problems}
-    files = [osp.join(folder, name) for folder, names in sorted(dataset.frame_files().items())
+    listed = dataset.frame_files()
+    missing = set(dataset.missing_frames(listed))
+    problems = [f'missing: {p}' for p in sorted(missing)]
+    files = [osp.join(folder, name) for folder, names in sorted(listed.items())
              for name in names]
     start = time.perf_counter()
     for count, path in enumerate(files, 1):

@@ -137,15 +137,26 @@ class MultigridFramesDataset(BasicFramesDataset):
         REDS-style meta files carry ``(h,w,c)`` per clip; without them the
         curriculum cannot check crops against the data before training.
         """
+        sides = [min(size) for _, size in self._annotation().values() if size]
+        return min(sides) if sides else None
+
+    def _annotation(self) -> Dict[str, tuple]:
+        """``{clip: (frame count or None, (h, w) or None)}`` from the lines
+        ``<clip> <frames> (h,w,c)`` of a REDS-style annotation file; empty
+        without one (or before it exists: a lazily built dataset)."""
         if not self.use_ann_file or not osp.isfile(self.ann_file):
-            return None  # a lazily built dataset (tools/print_schedule.py)
-        sides = []
+            return {}
+        entries = {}
         with open(self.ann_file) as f:
             for line in f:
+                parts = line.split()
+                if not parts:
+                    continue
+                count = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
                 match = re.search(r'\((\d+),\s*(\d+)', line)
-                if match:
-                    sides.append(min(int(match.group(1)), int(match.group(2))))
-        return min(sides) if sides else None
+                size = (int(match.group(1)), int(match.group(2))) if match else None
+                entries[parts[0]] = (count, size)
+        return entries
 
     # -- the frames on disk ------------------------------------------------
     def frame_files(self) -> Dict[str, List[str]]:
@@ -159,7 +170,8 @@ class MultigridFramesDataset(BasicFramesDataset):
         """
         segment = next((t for t in self.pipeline.transforms
                         if isinstance(t, GenerateSegmentIndices)), None)
-        counts = self._annotated_frame_counts()
+        counts = {clip: count for clip, (count, _) in self._annotation().items()
+                  if count is not None}
         files = defaultdict(list)
         for index in range(len(self)):
             info = super().get_data_info(index)
@@ -176,26 +188,15 @@ class MultigridFramesDataset(BasicFramesDataset):
                         for v in range(count or 0)]
         return dict(files)
 
-    def _annotated_frame_counts(self) -> Dict[str, int]:
-        """``<clip> <frames> (h,w,c)`` lines of a REDS-style annotation file."""
-        if not self.use_ann_file:
-            return {}
-        counts = {}
-        with open(self.ann_file) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 2 and parts[1].isdigit():
-                    counts[parts[0]] = int(parts[1])
-        return counts
-
-    def missing_frames(self) -> List[str]:
+    def missing_frames(self, files: Optional[Dict[str, List[str]]] = None) -> List[str]:
         """Paths of frames the samples can draw that are not on disk.
 
         One directory listing per folder, so it is cheap enough to run at
-        every start-up (REDS: 270 listings).
+        every start-up (REDS: 270 listings). ``files``: the result of
+        :meth:`frame_files`, if the caller has it already.
         """
         missing = []
-        for folder, names in sorted(self.frame_files().items()):
+        for folder, names in sorted((files or self.frame_files()).items()):
             try:
                 present = set(self.file_backend.list_dir_or_file(folder, list_dir=False))
             except (FileNotFoundError, NotADirectoryError):
