@@ -126,3 +126,31 @@ def test_shape_costs_tabulates_the_trace_per_shape(tmp_path):
     assert rows[(16, 4, 64)]['s_per_iter'] == pytest.approx(1.0)
     assert rows[(16, 4, 64)]['s_per_mpixel'] == pytest.approx(1.0 / (16 * 4 * 64 ** 2 / 1e6))
     assert benchmark.shape_costs(str(tmp_path / 'none')) == []
+
+
+def test_visualize_sr_prediction_scores_what_the_runner_scored(demo_data, tmp_path):
+    """The panel's frames are in the loaded GT's order: their PSNR equals the
+    validation PSNR the runner logged (MMagic flips GT and output to BGR at
+    test time; a frame shown without flipping back scores several dB lower)."""
+    import numpy as np
+    import visualize_sr
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmagic.evaluation.metrics.psnr import psnr
+    from mmagic.registry import DATASETS
+    work = tmp_path / 'stock'
+    options = SMALL + ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+                       'default_hooks.checkpoint.interval=4']
+    train(TINY_BASICVSR, work, demo_data, options)
+    logged = [json.loads(line) for line in open(work / 'progress.jsonl')][-1]
+    cfg = Config.fromfile(str(work / 'basicvsr_tiny_demo.py'))
+    init_default_scope('mmagic')
+    dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    assert len(dataset) == 1  # the logged PSNR is this clip's
+    sample = dataset[0]
+    gt = np.asarray(sample['data_samples'].gt_img).transpose(0, 2, 3, 1).astype(np.float32)
+    frames = visualize_sr.predict_clip(cfg, str(work / 'iter_4.pth'), sample)
+    again = visualize_sr.predict_clip(cfg, str(work / 'iter_4.pth'), sample)
+    assert np.array_equal(frames, again)  # the sample is not changed by a prediction
+    mean = float(np.mean([psnr(g, f) for g, f in zip(gt, frames)]))
+    assert mean == pytest.approx(logged['metrics']['PSNR'], abs=0.02)

@@ -282,3 +282,20 @@ def test_print_schedule_with_cfg_options_and_without_data(demo_data, tmp_path):
                      osp.join(REPO, 'configs', 'multigrid', 'basicvsr_mg-vsr_2xb4_reds4.py'),
                      '--frame-size', '128', '128'], str(tmp_path / 'nowhere'), check=False)
     assert proc.returncode != 0 and 'exceeds max_crop=128' in error_text(proc.stderr)
+
+
+def test_flow_multiple_is_read_from_the_generator_and_the_tool_prints_it(demo_data):
+    from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+    from mmagic.models.editors.iconvsr.iconvsr_net import IconVSRNet
+    from vsr_multigrid.engine.loops import flow_multiple, generator_flow_multiple
+    net = BasicVSRNet(mid_channels=4, num_blocks=1, spynet_pretrained=None)
+    assert flow_multiple(net) == 32
+    assert generator_flow_multiple(IconVSRNet) == 32
+    assert generator_flow_multiple(type('Tuned', (BasicVSRNet,), {})) == 32
+    assert flow_multiple(torch.nn.Conv2d(3, 3, 3)) is None
+    # The default tiny curriculum crops LR 16 and 24 px: the table says so.
+    out = run_tool([sys.executable, 'tools/print_schedule.py', TINY_MG], demo_data).stdout
+    assert 'S64 (LR 16 px) is resized to LR 32 px by the flow network' in out
+    out = run_tool([sys.executable, 'tools/print_schedule.py', TINY_MG, '--cfg-options',
+                    'train_cfg.curriculum.flow_multiple=8'], demo_data).stdout
+    assert 'flow network' not in out and 'S64-T4' in out

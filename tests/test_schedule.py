@@ -436,3 +436,29 @@ def test_clip_lengths_below_the_model_minimum_are_raised_merged_and_noted():
 def test_crops_must_be_whole_at_lr_and_warmup_on_is_checked(cfg, base, message):
     with pytest.raises(ValueError, match=message):
         build_schedule(cfg, base, 150, scale=4)
+
+
+def test_flow_multiple_notes_every_crop_the_flow_network_pads():
+    base = Shape(batch_size=4, num_frames=8, crop_size=128)
+    schedule = build_schedule(dict(preset='vsr'), base, 150, scale=4, flow_multiple=32)
+    padded = [n for n in schedule.notes if 'flow network' in n]
+    assert len(padded) == 2
+    assert 'S64 (LR 16 px) is resized to LR 32 px' in padded[0]
+    assert 'S96 (LR 24 px)' in padded[1]
+    assert padded[0] in schedule.table()
+    # Without the key nothing is noted; the shapes are the same either way.
+    plain = build_schedule(dict(preset='vsr'), base, 150, scale=4)
+    assert not plain.notes and plain.phases == schedule.phases
+
+
+def test_flow_multiple_padding_free_curriculum_has_no_note():
+    base = Shape(batch_size=2, num_frames=8, crop_size=256)
+    cfg = dict(preset='vsr', crop_factors=(0.5, 1.0), stage_fractions=(0.5, 0.5))
+    schedule = build_schedule(cfg, base, 100, scale=4, flow_multiple=32)
+    assert {s.crop_size for p in schedule.phases for s in p.shapes} == {128, 256}
+    assert schedule.notes == ()
+    # A stock crop that itself pays is named as the stock crop.
+    odd = build_schedule(dict(preset='large_batch'), Shape(4, 8, 96), 10, flow_multiple=32)
+    assert odd.notes and odd.notes[0].startswith('the stock crop S96')
+    with pytest.raises(ValueError, match='flow_multiple'):
+        build_schedule(dict(preset='vsr'), base, 100, flow_multiple=0)

@@ -71,8 +71,13 @@ else
 fi
 
 # The package itself: an editable install pointing at this checkout (cheap, so
-# a second clone reusing the cached venv tests its own code).
-"$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" >&2
+# a second clone reusing the cached venv tests its own code). Skipped when it
+# already points here: reinstalling rewrites the import hook, and a training
+# run started at that moment from this venv would fail to import the package.
+installed=$(cd / && "$VENV/bin/python" -c 'import os, vsr_multigrid as m; print(os.path.dirname(os.path.dirname(os.path.realpath(m.__file__))))' 2>/dev/null || true)
+if [[ "$installed" != "$(cd "$ROOT" && pwd -P)" ]]; then
+  "$VENV/bin/pip" install -q --no-deps --no-build-isolation -e "$ROOT" >&2
+fi
 
 if [[ "${1:-}" == "--print-env" ]]; then
   # NO_ALBUMENTATIONS_UPDATE: albumentations would otherwise query PyPI at import.

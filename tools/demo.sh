@@ -1,12 +1,41 @@
 #!/usr/bin/env bash
 # The main job on the built-in default: build the demo data from real video,
 # train the tiny stock BasicVSR and its multigrid twin side by side, validate
-# both on the held-out clip and print the comparison (PNG in the report dir).
+# both on the held-out clips, print the comparison against the bicubic line
+# and write frame.png (bicubic | stock | multigrid | ground truth, zoomed).
+#
+#   bash tools/demo.sh            # one seed each (about 45 minutes on 2 CPU cores)
+#   bash tools/demo.sh --full     # the bench of docs/BENCHMARKS.md: every preset,
+#                                 # 3 seeds for the stock and for mg-vsr (hours)
+# Other arguments go to tools/benchmark.py (e.g. --reuse, --cfg-options ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash tools/bootstrap.sh --print-env)"
+full=0
+if [[ "${1:-}" == "--full" ]]; then
+  full=1
+  shift
+fi
+root="${DEMO_WORK_ROOT:-work_dirs/demo}"
 python tools/make_demo_data.py
-python tools/benchmark.py \
-    stock=configs/basicvsr/basicvsr_tiny_demo.py \
-    multigrid=configs/multigrid/basicvsr_mg-vsr_tiny_demo.py \
-    --work-root "${DEMO_WORK_ROOT:-work_dirs/demo}" "$@"
+if (( full )); then
+  python tools/benchmark.py \
+      stock=configs/basicvsr/basicvsr_tiny_demo.py \
+      multigrid=configs/multigrid/basicvsr_mg-vsr_tiny_demo.py \
+      mg-slowfast=configs/multigrid/basicvsr_mg-slowfast_tiny_demo.py \
+      mg-largebatch=configs/multigrid/basicvsr_mg-largebatch_tiny_demo.py \
+      --seeds 0 1 2 --seeded stock multigrid --throughput \
+      --work-root "$root" "$@"
+  stock="$root/stock-s0" multigrid="$root/multigrid-s0"
+else
+  python tools/benchmark.py \
+      stock=configs/basicvsr/basicvsr_tiny_demo.py \
+      multigrid=configs/multigrid/basicvsr_mg-vsr_tiny_demo.py \
+      --work-root "$root" "$@"
+  stock="$root/stock" multigrid="$root/multigrid"
+fi
+# The stock run's dumped config carries any --cfg-options given above.
+python tools/visualize_sr.py "$stock/basicvsr_tiny_demo.py" \
+    stock="$(cat "$stock/last_checkpoint")" \
+    multigrid="$(cat "$multigrid/last_checkpoint")" \
+    --out "$root/report/frame.png"

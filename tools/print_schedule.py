@@ -29,8 +29,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from mmengine.registry import init_default_scope
     import vsr_multigrid  # noqa: F401
-    from mmagic.registry import DATASETS
-    from vsr_multigrid.engine.loops import min_frames_for_padding, schedule_for
+    from mmagic.registry import DATASETS, MODELS
+    from vsr_multigrid.engine.loops import (generator_flow_multiple, min_frames_for_padding,
+                                            schedule_for)
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -40,10 +41,14 @@ def main(argv=None):
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, lazy_init=True))
     frame_side = min(args.frame_size) if args.frame_size else dataset.min_frame_side()
-    padding = cfg.model.get('generator', {}).get('padding')
+    generator = cfg.model.get('generator', {})
+    generator_class = MODELS.get(generator.get('type', ''))
     schedule = schedule_for(cfg.train_cfg.curriculum, dataset,
                             cfg.train_dataloader.batch_size, cfg.train_cfg.max_iters,
-                            min_frames_for_padding(padding), frame_side=frame_side)
+                            min_frames_for_padding(generator.get('padding')),
+                            frame_side=frame_side,
+                            model_flow_multiple=generator_flow_multiple(generator_class)
+                            if generator_class else None)
     print(schedule.table())
     if frame_side is None:
         print('note: crops not checked against the frame size (no annotation file '

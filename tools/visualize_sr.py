@@ -11,6 +11,7 @@ truth) with the zoomed box drawn, bottom row that box enlarged; each title
 carries the frame's PSNR against the ground truth.
 """
 import argparse
+import copy
 import os.path as osp
 import sys
 
@@ -18,7 +19,8 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 
 def predict_clip(config, checkpoint: str, sample) -> 'np.ndarray':
-    """SR frames (T, H, W, 3), RGB float in [0, 255], of one dataset sample."""
+    """SR frames (T, H, W, 3) of one dataset sample, float in [0, 255], in the
+    channel order the dataset loaded (the order of ``sample``'s GT)."""
     import numpy as np
     import torch
     from mmengine.dataset import pseudo_collate
@@ -28,9 +30,16 @@ def predict_clip(config, checkpoint: str, sample) -> 'np.ndarray':
     load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
     model.eval()
     with torch.no_grad():
-        data = model.data_preprocessor(pseudo_collate([sample]), False)
-        output = model(**data, mode='predict')[0].output.pred_img
-    frames = output.detach().cpu().numpy()  # T, 3, H, W in [0, 255]
+        # The preprocessor converts the sample's GT in place: keep ours intact.
+        data = model.data_preprocessor(pseudo_collate([copy.deepcopy(sample)]), False)
+        result = model(**data, mode='predict')[0]
+    frames = result.output.pred_img.detach().cpu().numpy()  # T, 3, H, W in [0, 255]
+    # In test mode MMagic's DataPreprocessor turns the GT (and the destructed
+    # output) into BGR whatever the loaded order; its metric compares the
+    # two, so only a picture or a PSNR against the loaded GT needs them back.
+    if str(result.metainfo.get('gt_img_output_channel_order', '')).upper() == 'BGR' and \
+            str(sample['data_samples'].metainfo.get('gt_channel_order', 'bgr')).upper() == 'RGB':
+        frames = frames[:, ::-1]
     return np.clip(frames.transpose(0, 2, 3, 1), 0, 255)
 
 

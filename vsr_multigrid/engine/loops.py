@@ -94,7 +94,8 @@ class MultigridTrainLoop(IterBasedTrainLoop):
         self.stock_iters = max_iters
         self.stock_val_interval = val_interval
         self.schedule = schedule_for(curriculum, dataset, batch_sampler.batch_size,
-                                     max_iters, _model_min_frames(runner.model))
+                                     max_iters, _model_min_frames(runner.model),
+                                     model_flow_multiple=flow_multiple(runner.model))
         batch_sampler.set_schedule(self.schedule)
         self.frames_multiplier = dataset.frames_multiplier
         # A missing frame would otherwise surface whenever its clip is drawn.
@@ -276,7 +277,8 @@ class MultigridTrainLoop(IterBasedTrainLoop):
 
 
 def schedule_for(curriculum: dict, dataset, batch_size: int, stock_iters: int,
-                 model_min_frames: int = 2, frame_side: Optional[int] = None):
+                 model_min_frames: int = 2, frame_side: Optional[int] = None,
+                 model_flow_multiple: Optional[int] = None):
     """Build the curriculum of a stock config's training data.
 
     The base shape is the stock one: the per-GPU ``batch_size``, the
@@ -284,8 +286,9 @@ def schedule_for(curriculum: dict, dataset, batch_size: int, stock_iters: int,
     the smallest frame listed in the annotation file.
 
     Args:
-        curriculum (dict): ``train_cfg.curriculum``; its ``min_frames`` key
-            overrides ``model_min_frames``.
+        curriculum (dict): ``train_cfg.curriculum``; its ``min_frames`` and
+            ``flow_multiple`` keys override ``model_min_frames`` and
+            ``model_flow_multiple``.
         dataset (MultigridFramesDataset): The training dataset.
         batch_size (int): Stock per-GPU batch size.
         stock_iters (int): Iterations of the stock run.
@@ -293,9 +296,12 @@ def schedule_for(curriculum: dict, dataset, batch_size: int, stock_iters: int,
             sees; halved, rounded up, after ``MirrorSequence``).
         frame_side (int, optional): Smallest GT frame side to check crops
             against; default: read from the dataset's annotation file.
+        model_flow_multiple (int, optional): LR multiple the model's flow
+            network resizes its input to (see :func:`flow_multiple`).
     """
     curriculum = dict(curriculum)
     min_frames = curriculum.pop('min_frames', None)
+    flow = curriculum.pop('flow_multiple', model_flow_multiple)
     if min_frames is None:
         # The model's minimum counts the frames it sees; after MirrorSequence
         # each listed frame is seen twice.
@@ -305,7 +311,7 @@ def schedule_for(curriculum: dict, dataset, batch_size: int, stock_iters: int,
     if frame_side is None:
         frame_side = dataset.min_frame_side()
     return build_schedule(curriculum, base, stock_iters, scale=dataset.scale,
-                          min_frames=min_frames, max_crop=frame_side)
+                          min_frames=min_frames, max_crop=frame_side, flow_multiple=flow)
 
 
 def _flat(schedulers):
@@ -326,6 +332,25 @@ def _model_min_frames(model) -> int:
     model = model.module if is_model_wrapper(model) else model
     generator = getattr(model, 'generator', model)
     return min_frames_for_padding(getattr(generator, 'padding', None))
+
+
+#: LR multiple each known generator's flow network resizes its input up to:
+#: MMagic's SPyNet (in BasicVSR, IconVSR, BasicVSR++) works on multiples of 32.
+GENERATOR_FLOW_MULTIPLES = {'BasicVSRNet': 32, 'IconVSRNet': 32, 'BasicVSRPlusPlusNet': 32}
+
+
+def generator_flow_multiple(generator_class) -> Optional[int]:
+    """Flow multiple of a generator class (or a subclass of a known one), else None."""
+    for cls in generator_class.__mro__:
+        if cls.__name__ in GENERATOR_FLOW_MULTIPLES:
+            return GENERATOR_FLOW_MULTIPLES[cls.__name__]
+    return None
+
+
+def flow_multiple(model) -> Optional[int]:
+    """Flow multiple of a built model's generator (see :data:`GENERATOR_FLOW_MULTIPLES`)."""
+    model = model.module if is_model_wrapper(model) else model
+    return generator_flow_multiple(type(getattr(model, 'generator', model)))
 
 
 def _registered(runner, hook_type):

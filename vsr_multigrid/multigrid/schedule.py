@@ -43,7 +43,8 @@ __all__ = [
 
 
 def build_schedule(cfg: dict, base: Shape, stock_iters: int, *, scale: int = 4,
-                   min_frames: int = 2, max_crop: Optional[int] = None) -> Schedule:
+                   min_frames: int = 2, max_crop: Optional[int] = None,
+                   flow_multiple: Optional[int] = None) -> Schedule:
     """Compute a whole curriculum from a config.
 
     Budgets: ``'samples'`` keeps the clips seen equal to the stock run's,
@@ -76,6 +77,14 @@ def build_schedule(cfg: dict, base: Shape, stock_iters: int, *, scale: int = 4,
     px = 4 LR px at x4, so LR crops stay friendly to SPyNet's downsampling
     pyramid), at least one multiple; the stock crop itself is kept.
 
+    ``flow_multiple`` is the LR side the model's flow network resizes its
+    input up to a multiple of (SPyNet: 32). A crop whose LR side is not a
+    multiple pays flow estimation for the larger size, so a curriculum stage
+    at LR 16 or 24 px costs as much flow as one at 32 px; every such crop
+    (the stock one included) gets a note, which the loop logs as a warning
+    and the table prints. Crops are not changed: pick ``crop_factors`` (or
+    ``crop_multiple = scale * flow_multiple``) that avoid it.
+
     Args:
         cfg (dict): ``dict(preset=..., **keys)``; see :data:`PRESET_DEFAULTS`.
         base (Shape): Stock per-GPU batch size, clip length and GT crop.
@@ -84,6 +93,8 @@ def build_schedule(cfg: dict, base: Shape, stock_iters: int, *, scale: int = 4,
         min_frames (int): Shortest clip the model accepts.
         max_crop (int, optional): Smallest frame side of the training data in
             GT pixels; larger crops are rejected.
+        flow_multiple (int, optional): LR multiple the model's flow network
+            resizes its input up to; crops that pay for it get a note.
 
     Returns:
         Schedule: The curriculum.
@@ -139,5 +150,26 @@ def build_schedule(cfg: dict, base: Shape, stock_iters: int, *, scale: int = 4,
     if preset == 'large_batch' and warmup is None:
         warmup = max(1, int(round(0.05 * total)))  # 5% of the run, as in Goyal et al.
     warmup = check_int('warmup_iters', warmup, 0)
+    if flow_multiple is not None:
+        check_int('flow_multiple', flow_multiple, 1)
+        notes = list(notes) + flow_padding_notes(specs, base, scale, flow_multiple)
     return Schedule(phases=assemble(specs, base, warmup, warmup_start, warmup_on), base=base,
-                    stock_iters=stock_iters, budget=budget, preset=preset, notes=notes)
+                    stock_iters=stock_iters, budget=budget, preset=preset, notes=tuple(notes))
+
+
+def flow_padding_notes(specs, base: Shape, scale: int, flow_multiple: int) -> list:
+    """One note per crop (stock first) whose LR side the flow network pads."""
+    crops = [base.crop_size] + sorted({s.crop_size for _, _, shapes, _, _ in specs
+                                       for s in shapes} - {base.crop_size})
+    notes = []
+    for crop in crops:
+        lr_side = crop // scale
+        padded = -(-lr_side // flow_multiple) * flow_multiple
+        if padded != lr_side:
+            who = 'the stock crop' if crop == base.crop_size else 'crop'
+            notes.append(
+                f'{who} S{crop} (LR {lr_side} px) is resized to LR {padded} px by the flow '
+                f'network (multiple of {flow_multiple}): its flow costs as much as '
+                f'S{padded * scale}; crops whose LR side is a multiple of {flow_multiple} '
+                'pay only for trained pixels')
+    return notes
