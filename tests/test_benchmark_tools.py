@@ -154,3 +154,18 @@ def test_visualize_sr_prediction_scores_what_the_runner_scored(demo_data, tmp_pa
     assert np.array_equal(frames, again)  # the sample is not changed by a prediction
     mean = float(np.mean([psnr(g, f) for g, f in zip(gt, frames)]))
     assert mean == pytest.approx(logged['metrics']['PSNR'], abs=0.02)
+
+
+def test_step_cost_times_each_shape_and_names_the_flow_padding(demo_data):
+    proc = run_tool([sys.executable, 'tools/step_cost.py', TINY_BASICVSR, '--shapes',
+                     '1x2x32', '1x3x128', '--repeats', '1', '--cfg-options',
+                     'model.generator.mid_channels=4', 'model.generator.num_blocks=1'],
+                    demo_data)
+    rows = [line.split('|')[1:-1] for line in proc.stdout.splitlines()
+            if line.startswith('| 1 ')]
+    assert [[c.strip() for c in row[:5]] for row in rows] == [
+        ['1', '2', '32', '8', '32'], ['1', '3', '128', '32', '32']]
+    assert all(float(row[6]) > 0 for row in rows)
+    bad = run_tool([sys.executable, 'tools/step_cost.py', TINY_BASICVSR, '--shapes', '4x8'],
+                   demo_data, check=False)
+    assert bad.returncode != 0 and "'4x8': expected BxTxS" in bad.stderr

@@ -21,7 +21,10 @@ MMCV_VERSION=2.1.0
 
 log() { echo "[bootstrap] $*" >&2; }
 
-stamp="$(cat "$ROOT/requirements.txt" "$LOCK" "$ROOT/tools/bootstrap.sh" | sha256sum | cut -c1-16)"
+# The environment's name hashes the pins and the recipe above the END OF
+# RECIPE line, so edits below it (the package's own install) reuse the venv.
+recipe="$(sed '/^# END OF RECIPE/q' "$ROOT/tools/bootstrap.sh")"
+stamp="$( { cat "$ROOT/requirements.txt" "$LOCK"; echo "$recipe"; } | sha256sum | cut -c1-16)"
 VENV="$CACHE/venv-$stamp"
 
 build_mmcv_wheel() {
@@ -69,6 +72,8 @@ else
     [[ "$old" != "$VENV" && -d "$old" ]] && rm -rf "$old"
   done
 fi
+
+# END OF RECIPE (the venv is named after everything above this line)
 
 # The package itself: an editable install pointing at this checkout (cheap, so
 # a second clone reusing the cached venv tests its own code). Skipped when it
