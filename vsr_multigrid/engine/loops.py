@@ -328,10 +328,14 @@ def min_frames_for_padding(padding) -> int:
     return 2 * int(padding) + 1 if padding else 2
 
 
-def _model_min_frames(model) -> int:
+def _generator(model):
+    """The generator of a (possibly DDP-wrapped) editor model, or the model itself."""
     model = model.module if is_model_wrapper(model) else model
-    generator = getattr(model, 'generator', model)
-    return min_frames_for_padding(getattr(generator, 'padding', None))
+    return getattr(model, 'generator', model)
+
+
+def _model_min_frames(model) -> int:
+    return min_frames_for_padding(getattr(_generator(model), 'padding', None))
 
 
 #: LR multiple each known generator's flow network resizes its input up to:
@@ -349,8 +353,7 @@ def generator_flow_multiple(generator_class) -> Optional[int]:
 
 def flow_multiple(model) -> Optional[int]:
     """Flow multiple of a built model's generator (see :data:`GENERATOR_FLOW_MULTIPLES`)."""
-    model = model.module if is_model_wrapper(model) else model
-    return generator_flow_multiple(type(getattr(model, 'generator', model)))
+    return generator_flow_multiple(type(_generator(model)))
 
 
 def _registered(runner, hook_type):
