@@ -2,14 +2,17 @@
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.fileio import dump
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-import vsr_multigrid  # noqa: F401  (registers the plugin)
-from vsr_multigrid.compat.dist import prepare_distributed
+# The plugin of this checkout, also when the installed one points elsewhere.
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import vsr_multigrid  # noqa: E402,F401  (registers the plugin)
+from vsr_multigrid.compat.dist import prepare_distributed  # noqa: E402
 
 
 def parse_args(argv=None):

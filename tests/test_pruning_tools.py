@@ -1,0 +1,104 @@
+"""SSL through the real launchers: stage 1 (1 and 2 processes, resume), the
+prune tool, and the pruned model evaluated and fine-tuned by the stock tools."""
+import json
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO, SMALL, TINY_BASICVSR, error_text, run_tool, train
+
+STAGE1 = osp.join(REPO, 'configs', 'ssl', 'basicvsr_ssl-stage1_tiny_demo.py')
+FINETUNE = osp.join(REPO, 'configs', 'ssl', 'basicvsr_ssl-finetune_tiny_demo.py')
+# Penalties grow 0.01 per iteration from the first, so a checkpoint tells how
+# many iterations the regulariser has seen.
+SSL_SMALL = SMALL + ['model.generator.sparsity.interval=1',
+                     'model.generator.sparsity.delta=0.01']
+NOT_GENERATOR = [o for o in SMALL if not o.startswith('model.generator.')]
+
+
+def _ssl_state(path):
+    state = torch.load(path, map_location='cpu')['state_dict']
+    return {k[len('generator.ssl.'):]: v for k, v in state.items()
+            if k.startswith('generator.ssl.')}
+
+
+def _losses(work_dir):
+    import glob
+    values = []
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        with open(path) as f:
+            values += [json.loads(line).get('loss_sparsity') for line in f]
+    return [v for v in values if v is not None]
+
+
+def test_stage1_resume_prune_test_and_finetune(demo_data, tmp_path):
+    work = tmp_path / 'stage1'
+    opts = SSL_SMALL + ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+                        'default_hooks.checkpoint.interval=4', 'param_scheduler.periods=[6]']
+    train(STAGE1, work, demo_data, opts)
+    ssl = _ssl_state(work / 'iter_4.pth')
+    assert int(ssl['iteration']) == 4 and bool(ssl['has_picked'])
+    picked = int(sum(v.sum() for k, v in ssl.items() if k.startswith('picked_')))
+    total = int(sum(v.numel() for k, v in ssl.items() if k.startswith('picked_')))
+    assert picked == round(0.5 * total)
+    penalty = max(float(v.max()) for k, v in ssl.items() if k.startswith('penalty_'))
+    assert penalty == pytest.approx(0.04)
+    assert _losses(work) and max(_losses(work)) > 0
+
+    # Resume continues the regulariser: same pick, penalties keep growing.
+    train(STAGE1, work, demo_data, [o.replace('max_iters=4', 'max_iters=6') for o in opts],
+          resume=True)
+    resumed = _ssl_state(work / 'iter_6.pth')
+    assert int(resumed['iteration']) == 6
+    for key, value in ssl.items():
+        if key.startswith('picked_'):
+            assert torch.equal(resumed[key], value), key
+    assert max(float(v.max()) for k, v in resumed.items()
+               if k.startswith('penalty_')) == pytest.approx(0.06)
+
+    # Stage 2: slice to half the MACs; the tool checks itself on a real clip.
+    out = tmp_path / 'pruned'
+    proc = run_tool([sys.executable, 'tools/prune.py', STAGE1, str(work / 'iter_6.pth'),
+                     '--macs', '0.5', '--out', str(out), '--cfg-options', *SSL_SMALL],
+                    demo_data)
+    assert 'max abs difference' in proc.stdout
+    report = json.load(open(out / 'prune_report.json'))
+    assert report['macs_ratio'] <= 0.5 and report['max_abs_difference'] < 1e-3
+    spec = json.load(open(out / 'channel_spec.json'))
+    assert spec['kept'] and spec['stream_mode'] == 'aligned'
+
+    # The stock tools/test.py evaluates the pruned checkpoint.
+    pruned_opts = NOT_GENERATOR + [f'model.generator.channel_spec={out}/channel_spec.json']
+    metrics_path = tmp_path / 'metrics.json'
+    run_tool([sys.executable, 'tools/test.py', FINETUNE, str(out / 'pruned.pth'),
+              '--work-dir', str(tmp_path / 'test'), '--out', str(metrics_path),
+              '--cfg-options', *pruned_opts], demo_data)
+    assert 5 < json.load(open(metrics_path))['PSNR'] < 60
+
+    # ... and refuses it with the dense model, naming the layer.
+    proc = run_tool([sys.executable, 'tools/test.py', TINY_BASICVSR, str(out / 'pruned.pth'),
+                     '--work-dir', str(tmp_path / 'test_dense'), '--cfg-options', *SMALL],
+                    demo_data, check=False)
+    assert proc.returncode != 0
+    assert 'generator.' in error_text(proc.stdout + proc.stderr)
+
+    # Stage 3 fine-tunes it from that checkpoint.
+    train(FINETUNE, tmp_path / 'finetune', demo_data,
+          pruned_opts + ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                         'default_hooks.checkpoint.interval=2',
+                         f'load_from={out}/pruned.pth'])
+    assert osp.isfile(tmp_path / 'finetune' / 'iter_2.pth')
+
+
+def test_stage1_two_processes(demo_data, tmp_path):
+    work = tmp_path / 'ddp'
+    train(STAGE1, work, demo_data,
+          SSL_SMALL + ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                       'default_hooks.checkpoint.interval=2'], nproc=2, port=29531)
+    ssl = _ssl_state(work / 'iter_2.pth')
+    assert int(ssl['iteration']) == 2
+    assert max(float(v.max()) for k, v in ssl.items()
+               if k.startswith('penalty_')) == pytest.approx(0.02)
+    assert _losses(work)
