@@ -102,3 +102,20 @@ def test_stage1_two_processes(demo_data, tmp_path):
     assert max(float(v.max()) for k, v in ssl.items()
                if k.startswith('penalty_')) == pytest.approx(0.02)
     assert _losses(work)
+
+
+def test_prune_report_costs(tmp_path):
+    out = tmp_path / 'report.json'
+    proc = run_tool([sys.executable, 'tools/prune_report.py', '--mid-channels', '8',
+                     '--num-blocks', '2', '--macs', '0.5', '0.25', '--lr-size', '32', '32',
+                     '--frames', '2', '--repeats', '1', '--out', str(out)], str(tmp_path))
+    assert '| model |' in proc.stdout
+    rows = json.load(open(out))['rows']
+    assert [r['model'] for r in rows] == ['dense 8x2', 'aligned 0.5 of MACs',
+                                          'aligned 0.25 of MACs', 'rsc 0.5 of MACs',
+                                          'rsc 0.25 of MACs']
+    dense = rows[0]['gmacs_convs']
+    for row, share in zip(rows[1:], [0.5, 0.25, 0.5, 0.25]):
+        assert row['gmacs_convs'] <= share * dense + 1e-9
+        assert row['params'] < rows[0]['params']
+        assert row['gmacs_spynet'] == rows[0]['gmacs_spynet'] and row['ms_per_frame'] > 0

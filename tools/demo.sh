@@ -4,9 +4,11 @@
 # both on the held-out clips, print the comparison against the bicubic line
 # and write frame.png (bicubic | stock | multigrid | ground truth, zoomed).
 #
-#   bash tools/demo.sh            # one seed each (about 45 minutes on 2 CPU cores)
+#   bash tools/demo.sh            # one seed each (about 25 minutes on 2 CPU cores)
 #   bash tools/demo.sh --full     # the bench of docs/BENCHMARKS.md: every preset,
-#                                 # 3 seeds for the stock and for mg-vsr (hours)
+#                                 # 3 seeds for the stock and the multigrid run (2 hours)
+# Both run in the calibrated CPU regime (configs/basicvsr/basicvsr_tiny_demo.py)
+# with the CPU-tuned curriculum (configs/multigrid/basicvsr_mg-vsr-cpu_tiny_demo.py).
 # Other arguments go to tools/benchmark.py (e.g. --reuse, --cfg-options ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,8 @@ python tools/make_demo_data.py
 if (( full )); then
   python tools/benchmark.py \
       stock=configs/basicvsr/basicvsr_tiny_demo.py \
-      multigrid=configs/multigrid/basicvsr_mg-vsr_tiny_demo.py \
+      multigrid=configs/multigrid/basicvsr_mg-vsr-cpu_tiny_demo.py \
+      mg-vsr=configs/multigrid/basicvsr_mg-vsr_tiny_demo.py \
       mg-slowfast=configs/multigrid/basicvsr_mg-slowfast_tiny_demo.py \
       mg-largebatch=configs/multigrid/basicvsr_mg-largebatch_tiny_demo.py \
       --seeds 0 1 2 --seeded stock multigrid --throughput \
@@ -30,7 +33,7 @@ if (( full )); then
 else
   python tools/benchmark.py \
       stock=configs/basicvsr/basicvsr_tiny_demo.py \
-      multigrid=configs/multigrid/basicvsr_mg-vsr_tiny_demo.py \
+      multigrid=configs/multigrid/basicvsr_mg-vsr-cpu_tiny_demo.py \
       --work-root "$root" "$@"
   stock="$root/stock" multigrid="$root/multigrid"
 fi
