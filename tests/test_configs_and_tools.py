@@ -2,6 +2,7 @@
 import glob
 import json
 import os.path as osp
+import sys
 
 import pytest
 
@@ -14,7 +15,7 @@ CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=Tr
 def test_config_inherits_stock_and_parses(path):
     from mmengine.config import Config
     cfg = Config.fromfile(path)
-    assert cfg.model.type == 'BasicVSR'
+    assert cfg.model.type in ('BasicVSR', 'SSLBasicVSR')
     generator = cfg.model.generator
     # No pretrained weights to download: SPyNet/EDVR URLs are unreachable here.
     if 'tiny' in path:
@@ -28,6 +29,19 @@ def test_config_inherits_stock_and_parses(path):
         assert cfg.param_scheduler.stock.type == 'CosineRestartLR'
         # The stock budget stays the reference the curriculum is measured against.
         assert cfg.train_cfg.max_iters == cfg.param_scheduler.stock.periods[0]
+
+
+TINY_MULTIGRID = [p for p in CONFIGS if '/multigrid/' in p and 'tiny' in p]
+
+
+@pytest.mark.parametrize('path', TINY_MULTIGRID, ids=lambda p: osp.relpath(p, REPO))
+def test_tiny_curricula_fit_the_calibrated_stock_shape(path, tmp_path):
+    """Every shipped tiny curriculum builds from its stock shape and the demo
+    frames (136 px high), e.g. no clip shorter than the model accepts."""
+    from conftest import run_tool
+    proc = run_tool([sys.executable, 'tools/print_schedule.py', path,
+                     '--frame-size', '136', '320'], str(tmp_path / 'nowhere'))
+    assert 'total:' in proc.stdout
 
 
 def test_compare_runs_table_and_png(tmp_path):

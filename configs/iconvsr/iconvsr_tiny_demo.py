@@ -17,3 +17,6 @@ model = dict(
         padding=2,
         spynet_pretrained=None,
         edvr_pretrained=None))
+# IconVSR's refill pads each clip by 2 * padding frames taken from inside it,
+# so it needs at least 5 frames; the calibrated BasicVSR clips have 4.
+train_dataloader = dict(dataset=dict(num_input_frames=8))
