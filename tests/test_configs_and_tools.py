@@ -99,3 +99,11 @@ def test_compare_runs_groups_seeds_and_states_the_noise_floor(tmp_path):
     compare_runs.plot(dict(stock=stock, mg=fast), 'PSNR', str(tmp_path / 'c.png'),
                       dict(bicubic=26.3))
     assert osp.getsize(tmp_path / 'c.png') > 1000
+    # A seed that never reaches the target counts as infinitely late: the
+    # median of 3 seeds stays defined with 2 that reached it, not with 1.
+    three = stock + [run([(100, 26.0), (200, 26.5), (300, 26.9)])]
+    never = run([(40, 26.0), (80, 26.1)])
+    rows = compare_runs.compare(dict(stock=three, mg=[fast[0], never, never]), 'PSNR')
+    # target 27.3 - 0.361: the first two reach it at 200 s, the third never.
+    assert rows[0]['reached'] == 2 and rows[0]['time_to_target'] == 200
+    assert rows[1]['reached'] == 1 and rows[1]['time_to_target'] is None
