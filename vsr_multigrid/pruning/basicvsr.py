@@ -301,6 +301,14 @@ def _hidden_cols(weight, index, scale, offset):
 
 
 # -- cost --------------------------------------------------------------------
+#: Output pixels of a role's conv per LR pixel (after one or two x2 shuffles).
+_PIXELS_PER_LR_PIXEL = {'upsample2': 4, 'conv_hr': 16, 'conv_last': 16}
+
+
+def _kernel_area(role: str) -> int:
+    return 1 if role == 'fusion' else 9  # fusion is 1x1, every other conv 3x3
+
+
 def group_macs(counts: Mapping[str, int], num_blocks: int, mid_channels: int, mode: str,
                in_channels: int = 3, out_channels: int = 3) -> Dict[str, int]:
     """Multiply-adds per LR pixel of one frame, per layer group (SPyNet excluded).
@@ -308,24 +316,12 @@ def group_macs(counts: Mapping[str, int], num_blocks: int, mid_channels: int, mo
     ``counts`` gives each group's kept channels (the full model: its sizes).
     Upsampling layers run at 4 and 16 times the LR pixels.
     """
-    k2 = 9
     macs = {}
-    widths = {}
-    for branch in BRANCHES:
-        kept = counts[f'{branch}_stream']
-        width = kept if mode == 'aligned' else mid_channels
-        widths[branch] = width
-        total = k2 * (in_channels + width) * width
-        for k in range(num_blocks):
-            inner = counts[f'{branch}_block{k}']
-            total += 2 * k2 * kept * inner
-        macs[f'{branch} branch'] = total
-    macs['fusion'] = (widths['backward'] + widths['forward']) * mid_channels
-    up1, up2, hr = counts['upsample1'], counts['upsample2'], counts['conv_hr']
-    macs['upsample1'] = k2 * mid_channels * 4 * up1
-    macs['upsample2'] = k2 * up1 * 4 * up2 * 4
-    macs['conv_hr'] = k2 * up2 * hr * 16
-    macs['conv_last'] = k2 * hr * out_channels * 16
+    shapes = pruned_shapes(counts, num_blocks, mid_channels, mode, in_channels, out_channels)
+    for role, (c_in, c_out) in shapes.items():
+        group = f"{role.split('.')[0]} branch" if '.' in role else role
+        macs[group] = macs.get(group, 0) + _kernel_area(role) * c_in * c_out \
+            * _PIXELS_PER_LR_PIXEL.get(role, 1)
     return macs
 
 
@@ -359,8 +355,7 @@ def count_params(counts, num_blocks, mid_channels, mode) -> int:
     """Parameters of the convs of a pruned model (SPyNet excluded)."""
     total = 0
     for role, (c_in, c_out) in pruned_shapes(counts, num_blocks, mid_channels, mode).items():
-        k2 = 1 if role == 'fusion' else 9
-        total += c_in * c_out * k2 + c_out
+        total += c_in * c_out * _kernel_area(role) + c_out
     return total
 
 
