@@ -114,10 +114,13 @@ class SSLBasicVSRNet(BasicVSRNet):
         self.num_blocks = num_blocks
         self.stream_mode = stream_mode
         _check_residual_blocks(self, num_blocks)
-        self.ssl = SparsityScales(core.channel_groups(self.convs()), sparsity)
+        # Role -> module, resolved once (a plain dict: not registered twice;
+        # deepcopy and .to() keep it pointing at this model's own modules).
+        self._convs = basicvsr_convs(self, num_blocks)
+        self.ssl = SparsityScales(core.channel_groups(self._convs), sparsity)
 
     def convs(self) -> Dict[str, nn.Conv2d]:
-        return basicvsr_convs(self, self.num_blocks)
+        return self._convs
 
     def forward(self, lrs):
         convs, scales = self.convs(), self.ssl.scales
@@ -183,9 +186,10 @@ class PrunedBasicVSRNet(BasicVSRNet):
             # Not in the state dict: the spec, not the checkpoint, defines the layout.
             self.register_buffer(f'{branch}_stream_index', index, persistent=False)
         self._register_load_state_dict_pre_hook(self._refuse_other_shapes)
+        self._convs = basicvsr_convs(self, spec.num_blocks)  # resolved once, as above
 
     def convs(self) -> Dict[str, nn.Conv2d]:
-        return basicvsr_convs(self, self.num_blocks)
+        return self._convs
 
     def _refuse_other_shapes(self, state_dict, prefix, *args, **kwargs):
         # mmengine's loader only warns on a size mismatch and keeps the random
