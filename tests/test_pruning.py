@@ -5,13 +5,26 @@ import json
 import pytest
 import torch
 from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+from mmagic.models.editors.iconvsr.iconvsr_net import IconVSRNet
 
-from vsr_multigrid.engine.pruning import PrunedBasicVSRNet, SSLBasicVSRNet
+from vsr_multigrid.engine.pruning import (PrunedBasicVSRNet, PrunedIconVSRNet, SSLBasicVSRNet,
+                                          SSLIconVSRNet)
 from vsr_multigrid.pruning import basicvsr as core
 from vsr_multigrid.pruning.scales import SparsityScales
 from vsr_multigrid.pruning.spec import ChannelSpec
+from vsr_multigrid.pruning.temporal import frame_weights, temporal_distillation_loss
 
 MID, BLOCKS = 8, 2
+# Per architecture: stock, stage-1 and pruned types, constructor keys, a clip
+# length. IconVSR's EDVR is fixed at 64 channels and its refill needs 5
+# frames; 6 frames with stride 3 give keyframes 0, 3 and 5; an LR size of 18
+# exercises its spatial padding to multiples of 4.
+ARCHS = {
+    'basicvsr': (BasicVSRNet, SSLBasicVSRNet, PrunedBasicVSRNet,
+                 dict(mid_channels=MID, num_blocks=BLOCKS), 4, 16),
+    'iconvsr': (IconVSRNet, SSLIconVSRNet, PrunedIconVSRNet,
+                dict(mid_channels=64, num_blocks=1, keyframe_stride=3), 6, 18),
+}
 
 
 def _clip(seed=0, t=3, size=16):
@@ -19,9 +32,17 @@ def _clip(seed=0, t=3, size=16):
     return torch.rand(1, t, 3, size, size, generator=g)
 
 
-def _stage1(mode, seed=0):
+def _spec(arch, mode, kept):
+    _, _, _, keys, _, _ = ARCHS[arch]
+    extra = dict(keyframe_stride=keys['keyframe_stride']) if arch == 'iconvsr' else {}
+    return ChannelSpec(ARCHS[arch][0].__name__, keys['mid_channels'], keys['num_blocks'], mode,
+                       {k: v.tolist() for k, v in kept.items()}, **extra)
+
+
+def _stage1(mode, seed=0, arch='basicvsr'):
     torch.manual_seed(seed)
-    net = SSLBasicVSRNet(mid_channels=MID, num_blocks=BLOCKS, stream_mode=mode).eval()
+    _, stage1, _, keys, _, _ = ARCHS[arch]
+    net = stage1(**keys, stream_mode=mode).eval()
     # Non-trivial weights and scales (negative ones included: folding must
     # not rely on LeakyReLU's positive homogeneity).
     with torch.no_grad():
@@ -32,14 +53,16 @@ def _stage1(mode, seed=0):
     return net
 
 
+@pytest.mark.parametrize('arch', ARCHS)
 @pytest.mark.parametrize('mode', core.STREAM_MODES)
-def test_stage1_with_unit_scales_is_the_stock_generator(mode):
+def test_stage1_with_unit_scales_is_the_stock_generator(mode, arch):
+    stock_type, stage1, _, keys, t, size = ARCHS[arch]
     torch.manual_seed(0)
-    stock = BasicVSRNet(mid_channels=MID, num_blocks=BLOCKS).eval()
-    ssl = SSLBasicVSRNet(mid_channels=MID, num_blocks=BLOCKS, stream_mode=mode).eval()
+    stock = stock_type(**keys).eval()
+    ssl = stage1(**keys, stream_mode=mode).eval()
     missing, unexpected = ssl.load_state_dict(stock.state_dict(), strict=False)
     assert not unexpected and all(k.startswith('ssl.') for k in missing)
-    clip = _clip()
+    clip = _clip(t=t, size=size)
     with torch.no_grad():
         assert torch.equal(ssl(clip), stock(clip))
 
@@ -53,37 +76,46 @@ def _kept(net, seed=1):
     return kept
 
 
+@pytest.mark.parametrize('arch', ARCHS)
 @pytest.mark.parametrize('mode', core.STREAM_MODES)
-def test_sliced_model_reproduces_the_masked_stage1_model(mode, tmp_path):
-    net = _stage1(mode)
+def test_sliced_model_reproduces_the_masked_stage1_model(mode, arch, tmp_path):
+    stock_type, _, pruned_type, keys, t, size = ARCHS[arch]
+    net = _stage1(mode, arch=arch)
     kept = _kept(net)
     masked = copy.deepcopy(net)
     core.zero_removed(masked.ssl.scales, kept)
     weights = core.slice_weights(net.convs(), net.ssl.scales, kept, mode)
-    spec = ChannelSpec('BasicVSRNet', MID, BLOCKS, mode,
-                       {k: v.tolist() for k, v in kept.items()})
-    spec.save(tmp_path / 'spec.json')
-    pruned = PrunedBasicVSRNet(str(tmp_path / 'spec.json')).eval()
+    _spec(arch, mode, kept).save(tmp_path / 'spec.json')
+    pruned = pruned_type(str(tmp_path / 'spec.json')).eval()
     pruned.spynet.load_state_dict(net.spynet.state_dict())
+    if arch == 'iconvsr':
+        pruned.edvr.load_state_dict(net.edvr.state_dict())
     core.load_weights(pruned.convs(), weights)
-    clip = _clip(t=4)
+    clip = _clip(t=t, size=size)
     with torch.no_grad():
         expected, got = masked(clip), pruned(clip)
-    assert got.shape == expected.shape
-    assert (got - expected).abs().max() < 1e-5
+    assert got.shape == expected.shape == (1, t, 3, 4 * size, 4 * size)
+    # float32 rounding of sums over 64+ channels: relative to the output's range
+    assert (got - expected).abs().max() < 1e-5 * expected.abs().max()
+    # The masked model differs from the unmasked one: the test can see a slip.
+    with torch.no_grad():
+        assert (net(clip) - expected).abs().max() > 1e-3
     # Fewer parameters than the dense model whenever a channel went.
-    dense = sum(p.numel() for p in BasicVSRNet(MID, BLOCKS).parameters())
+    dense = sum(p.numel() for p in stock_type(**keys).parameters())
     assert sum(p.numel() for p in pruned.parameters()) < dense
 
 
-def test_macs_count_matches_the_convs_that_run():
-    """group_macs of the full and of a pruned model equals the convs' real work."""
+@pytest.mark.parametrize('arch', ARCHS)
+def test_macs_count_matches_the_convs_that_run(arch):
+    """group_macs of a pruned model equals the convs' real work (IconVSR's
+    refill convs counted at its keyframes)."""
+    _, _, pruned_type, keys, t, _ = ARCHS[arch]
+    size = 16
     for mode in core.STREAM_MODES:
-        net = _stage1(mode)
+        net = _stage1(mode, arch=arch)
         kept = _kept(net, seed=3)
-        spec = ChannelSpec('BasicVSRNet', MID, BLOCKS, mode,
-                           {k: v.tolist() for k, v in kept.items()})
-        pruned = PrunedBasicVSRNet(spec.to_dict()).eval()
+        spec = _spec(arch, mode, kept)
+        pruned = pruned_type(spec.to_dict()).eval()
         counted = []
         convs = pruned.convs()
 
@@ -92,13 +124,17 @@ def test_macs_count_matches_the_convs_that_run():
                            * module.out_channels * module.kernel_size[0]
                            * module.kernel_size[1])
         handles = [c.register_forward_hook(hook) for c in convs.values()]
-        t, size = 3, 16
         with torch.no_grad():
             pruned(_clip(t=t, size=size))
         for h in handles:
             h.remove()
         per_pixel = sum(counted) / (t * size * size)
-        assert per_pixel == core.count_macs(spec.counts(), BLOCKS, MID, mode)
+        # Keyframes per frame of this clip: 4 of 4 frames are not keyframes
+        # for BasicVSR (no refill); IconVSR's stride 3 over 6 frames gives 3.
+        share = 3 / t if arch == 'iconvsr' else 0
+        expected = core.count_macs(spec.counts(), keys['num_blocks'], keys['mid_channels'],
+                                   mode, arch, refill_share=share)
+        assert per_pixel == pytest.approx(expected, abs=1)
 
 
 def test_regulariser_picks_then_grows_to_the_limit():
@@ -206,3 +242,39 @@ def test_pruned_generator_refuses_a_dense_checkpoint_naming_the_layer():
     from mmengine.runner.checkpoint import load_state_dict
     with pytest.raises(ValueError, match='channel spec'):
         load_state_dict(pruned, dense, strict=False)
+
+
+def test_temporal_distillation_weights_late_frames_most():
+    weights = frame_weights(5, 3.0)
+    assert weights.mean().item() == pytest.approx(1.0)
+    assert torch.all(weights[1:] > weights[:-1]) and weights[-1] / weights[0] == pytest.approx(3)
+    teacher = torch.zeros(2, 5, 3, 4, 4)
+    early, late = teacher.clone(), teacher.clone()
+    early[:, 0] += 1
+    late[:, -1] += 1
+    assert float(temporal_distillation_loss(teacher, teacher)) == 0
+    assert float(temporal_distillation_loss(late, teacher, 3.0)) == pytest.approx(
+        3 * float(temporal_distillation_loss(early, teacher, 3.0)))
+    with pytest.raises(ValueError, match='shape'):
+        temporal_distillation_loss(teacher, teacher[:, :4])
+
+
+def test_rounded_choice_stays_within_the_target():
+    from vsr_multigrid.pruning.select import choose_kept
+    g = torch.Generator().manual_seed(0)
+    importance = {'a': torch.rand(64, generator=g), 'b': torch.rand(48, generator=g),
+                  'c': torch.rand(12, generator=g)}
+
+    def cost(counts):  # quadratic, like a conv between two groups
+        return counts['a'] * counts['b'] + 9 * counts['b'] * counts['c'] + counts['a']
+    dense = cost({n: v.numel() for n, v in importance.items()})
+    for share in (0.5, 0.25, 0.1):
+        kept = choose_kept(importance, cost, share * dense, round_to=8)
+        counts = {n: v.numel() for n, v in kept.items()}
+        assert cost(counts) <= share * dense
+        assert all(c % 8 == 0 or c == importance[n].numel() for n, c in counts.items())
+        # Nothing left on the table: one more multiple anywhere breaks the target.
+        for n, c in counts.items():
+            if c < importance[n].numel():
+                assert cost(dict(counts, **{n: min(c + 8, importance[n].numel())})) \
+                    > share * dense

@@ -11,6 +11,9 @@ from conftest import REPO, SMALL, TINY_BASICVSR, error_text, run_tool, train
 
 STAGE1 = osp.join(REPO, 'configs', 'ssl', 'basicvsr_ssl-stage1_tiny_demo.py')
 FINETUNE = osp.join(REPO, 'configs', 'ssl', 'basicvsr_ssl-finetune_tiny_demo.py')
+FINETUNE_TF = osp.join(REPO, 'configs', 'ssl', 'basicvsr_ssl-finetune-tf_tiny_demo.py')
+ICON_STAGE1 = osp.join(REPO, 'configs', 'ssl', 'iconvsr_ssl-stage1_tiny_demo.py')
+ICON_FINETUNE = osp.join(REPO, 'configs', 'ssl', 'iconvsr_ssl-finetune_tiny_demo.py')
 # Penalties grow 0.01 per iteration from the first, so a checkpoint tells how
 # many iterations the regulariser has seen.
 SSL_SMALL = SMALL + ['model.generator.sparsity.interval=1',
@@ -24,12 +27,12 @@ def _ssl_state(path):
             if k.startswith('generator.ssl.')}
 
 
-def _losses(work_dir):
+def _losses(work_dir, key='loss_sparsity'):
     import glob
     values = []
     for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
         with open(path) as f:
-            values += [json.loads(line).get('loss_sparsity') for line in f]
+            values += [json.loads(line).get(key) for line in f]
     return [v for v in values if v is not None]
 
 
@@ -91,6 +94,25 @@ def test_stage1_resume_prune_test_and_finetune(demo_data, tmp_path):
                          f'load_from={out}/pruned.pth'])
     assert osp.isfile(tmp_path / 'finetune' / 'iter_2.pth')
 
+    # ... or with Temporal Finetuning: longer clips, distilled from stage 1.
+    tf_work = tmp_path / 'finetune_tf'
+    train(FINETUNE_TF, tf_work, demo_data,
+          pruned_opts + ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                         'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=1',
+                         'train_dataloader.dataset.num_input_frames=8',
+                         f'load_from={out}/pruned.pth',
+                         f'model.teacher.checkpoint={work}/iter_6.pth'])
+    temporal = _losses(tf_work, 'loss_temporal')
+    assert len(temporal) == 2 and all(v > 0 for v in temporal)
+    # The teacher is not saved with the student.
+    state = torch.load(tf_work / 'iter_2.pth', map_location='cpu')['state_dict']
+    assert not any('teacher' in k for k in state)
+    proc = run_tool([sys.executable, 'tools/train.py', FINETUNE_TF, '--work-dir',
+                     str(tmp_path / 'no_teacher'), '--cfg-options', *pruned_opts,
+                     f'model.teacher.checkpoint={tmp_path}/none.pth'], demo_data, check=False)
+    assert proc.returncode != 0
+    assert 'model.teacher.checkpoint' in error_text(proc.stdout + proc.stderr)
+
 
 def test_stage1_two_processes(demo_data, tmp_path):
     work = tmp_path / 'ddp'
@@ -119,3 +141,41 @@ def test_prune_report_costs(tmp_path):
         assert row['gmacs_convs'] <= share * dense + 1e-9
         assert row['params'] < rows[0]['params']
         assert row['gmacs_spynet'] == rows[0]['gmacs_spynet'] and row['ms_per_frame'] > 0
+
+
+def test_iconvsr_prune_and_finetune(demo_data, tmp_path):
+    """IconVSR through the same tools: a stage-1 checkpoint (random weights
+    and scales: what is tested is the slicing of the refill convs, the
+    forward branch's two-stream input and EDVR passed through) is pruned,
+    checked on a real clip, and fine-tuned with Temporal Finetuning."""
+    from vsr_multigrid.engine.pruning import SSLIconVSRNet
+    torch.manual_seed(0)
+    net = SSLIconVSRNet(mid_channels=64, num_blocks=1)
+    with torch.no_grad():
+        for scale in net.ssl.scales.values():
+            scale.uniform_(0.2, 1.5)
+    stage1 = tmp_path / 'stage1.pth'
+    torch.save(dict(state_dict={f'generator.{k}': v for k, v in net.state_dict().items()}),
+               stage1)
+    data_opts = [o for o in NOT_GENERATOR if 'num_input_frames' not in o]
+    icon_opts = ['model.generator.num_blocks=1'] + data_opts
+    out = tmp_path / 'pruned'
+    proc = run_tool([sys.executable, 'tools/prune.py', ICON_STAGE1, str(stage1),
+                     '--macs', '0.5', '--round-to', '8', '--out', str(out),
+                     '--cfg-options', *icon_opts], demo_data)
+    assert 'max abs difference' in proc.stdout
+    report = json.load(open(out / 'prune_report.json'))
+    assert report['macs_ratio'] <= 0.5 and report['max_abs_difference'] < 1e-3
+    spec = json.load(open(out / 'channel_spec.json'))
+    assert spec['arch'] == 'IconVSRNet' and spec['keyframe_stride'] == 5
+    assert all(len(v) % 8 == 0 for v in spec['kept'].values())
+    work = tmp_path / 'finetune'
+    train(ICON_FINETUNE, work, demo_data,
+          data_opts + [f'model.generator.channel_spec={out}/channel_spec.json',
+                       f'load_from={out}/pruned.pth', f'model.teacher.checkpoint={stage1}',
+                       'model.teacher.generator.type=SSLIconVSRNet',
+                       'model.teacher.generator.num_blocks=1',
+                       'train_dataloader.dataset.num_input_frames=6',
+                       'train_cfg.max_iters=1', 'train_cfg.val_interval=1',
+                       'default_hooks.checkpoint.interval=1'])
+    assert _losses(work, 'loss_temporal')

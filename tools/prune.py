@@ -1,24 +1,26 @@
-"""Stage 2 of SSL: slice a stage-1 (or dense) BasicVSR checkpoint into a smaller model.
+"""Stage 2 of SSL: slice a stage-1 (or dense) BasicVSR/IconVSR checkpoint into a smaller model.
 
     python tools/prune.py CONFIG CHECKPOINT --out work_dirs/pruned            # SSL's pick
     python tools/prune.py CONFIG CHECKPOINT --macs 0.25 --round-to 8 --out DIR
     python tools/prune.py CONFIG DENSE.pth --criterion l1 --macs 0.5 --out DIR  # L1 baseline
 
-CONFIG is the config the checkpoint was trained with (``SSLBasicVSRNet`` or a
-stock ``BasicVSRNet``). Channels: without a target, those the stage-1
+CONFIG is the config the checkpoint was trained with (``SSLBasicVSRNet``,
+``SSLIconVSRNet`` or a stock ``BasicVSRNet``/``IconVSRNet``). Channels: without a target, those the stage-1
 regulariser did not pick; with ``--macs R`` / ``--params R``, the most
 important channels (``|scale| x filter norm``, or the filters' L1 norm with
 ``--criterion l1``) until the convs' multiply-adds / parameters (SPyNet
-excluded) are at most R of the dense model's, ranked over all groups
+and EDVR excluded; IconVSR's refill convs counted at its keyframes) are at
+most R of the dense model's, ranked over all groups
 (``--scope global``) or the same share per group. Every coupled layer is
-sliced (both branches' streams and hidden states, the fusion input, pixel-
-shuffle groups of 4, conv_hr / conv_last) and the scales are folded in.
+sliced (both branches' streams and hidden states, the fusion input or
+IconVSR's refill convs and forward input, pixel-shuffle groups of 4,
+conv_hr / conv_last) and the scales are folded in.
 
 Before writing, the sliced model is run on the first validation clip of the
 config's data against the stage-1 model with the removed channels' scales at
 zero; the max abs difference is printed and must be below ``--tolerance``.
 Writes ``DIR/channel_spec.json`` and ``DIR/pruned.pth`` (a checkpoint of
-MMagic's ``BasicVSR`` with a ``PrunedBasicVSRNet`` generator) and prints the
+MMagic's ``BasicVSR`` with a ``PrunedBasicVSRNet``/``PrunedIconVSRNet`` generator) and prints the
 config keys that load it.
 """
 import argparse
@@ -43,7 +45,7 @@ def parse_args(argv=None):
                         help='channel importance with a target (default: scale)')
     parser.add_argument('--scope', choices=('global', 'group'), default='global')
     parser.add_argument('--round-to', type=int, default=1,
-                        help='round kept channels per group up to a multiple')
+                        help='keep a multiple of this many channels per group (within the target)')
     parser.add_argument('--stream-mode', choices=('aligned', 'rsc'),
                         help='stream layout (default: the stage-1 model\'s; aligned for a '
                         'dense checkpoint)')
@@ -83,7 +85,7 @@ def main(argv=None):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     import vsr_multigrid  # noqa: F401
-    from vsr_multigrid.engine.pruning import PrunedBasicVSRNet, SSLBasicVSRNet
+    from vsr_multigrid.engine import pruning as adapters
     from vsr_multigrid.pruning import basicvsr as core
     from vsr_multigrid.pruning.select import choose_kept, kept_from_picked
     from vsr_multigrid.pruning.spec import ChannelSpec
@@ -95,16 +97,19 @@ def main(argv=None):
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     gen_cfg = copy.deepcopy(cfg.model.generator)
     gen_type = gen_cfg.pop('type')
-    if gen_type not in ('BasicVSRNet', 'SSLBasicVSRNet'):
+    dense_type = gen_type[len('SSL'):] if gen_type.startswith('SSL') else gen_type
+    if dense_type not in ('BasicVSRNet', 'IconVSRNet'):
         raise SystemExit(f'{args.config}: model.generator.type is {gen_type!r}; tools/prune.py '
-                         'slices BasicVSRNet or SSLBasicVSRNet')
+                         'slices BasicVSRNet, IconVSRNet or their SSL stage-1 types')
+    stage1_cls = getattr(adapters, f'SSL{dense_type}')
+    pruned_cls = getattr(adapters, f'Pruned{dense_type}')
     stage1_mode = gen_cfg.pop('stream_mode', None)
     gen_cfg.pop('sparsity', None)
     mode = args.stream_mode or stage1_mode or 'aligned'
     if stage1_mode and mode != stage1_mode:
         raise SystemExit(f'--stream-mode {mode}: the checkpoint was trained with stream_mode='
                          f'{stage1_mode!r}; its scales only fold into that layout')
-    net = SSLBasicVSRNet(stream_mode=mode, **gen_cfg)
+    net = stage1_cls(stream_mode=mode, **gen_cfg)
     state = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
     state = state.get('state_dict', state)
     generator = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
@@ -119,13 +124,14 @@ def main(argv=None):
     net.eval()
     convs, scales = net.convs(), net.ssl.scales
     dense_counts = core.channel_groups(convs)
-    mid, blocks = net.mid_channels, net.num_blocks
+    mid, blocks, arch = net.mid_channels, net.num_blocks, stage1_cls.ARCH
+    refill_share = 1 / getattr(net, 'keyframe_stride', 1)
 
     def macs(counts):
-        return core.count_macs(counts, blocks, mid, mode)
+        return core.count_macs(counts, blocks, mid, mode, arch, refill_share)
 
     def params(counts):
-        return core.count_params(counts, blocks, mid, mode)
+        return core.count_params(counts, blocks, mid, mode, arch)
 
     if args.macs is None and args.params is None:
         if not bool(net.ssl.has_picked):
@@ -143,12 +149,18 @@ def main(argv=None):
             ('MACs' if args.macs is not None else 'parameters')
     counts = {n: int(i.numel()) for n, i in kept.items()}
 
-    spec = ChannelSpec('BasicVSRNet', mid, blocks, mode, {n: i.tolist() for n, i in kept.items()},
+    extra = dict(keyframe_stride=net.keyframe_stride, padding=net.padding) \
+        if arch == 'iconvsr' else {}
+    spec = ChannelSpec(dense_type, mid, blocks, mode, {n: i.tolist() for n, i in kept.items()},
                        upsample_channels=dense_counts['upsample2'],
-                       hr_channels=dense_counts['conv_hr'])
+                       hr_channels=dense_counts['conv_hr'], **extra)
     weights = core.slice_weights(convs, scales, kept, mode)
-    pruned = PrunedBasicVSRNet(spec.to_dict()).eval()
-    pruned.spynet.load_state_dict(net.spynet.state_dict())
+    pruned = pruned_cls(spec.to_dict()).eval()
+    # Everything but the sliced convs (SPyNet, IconVSR's EDVR) is copied as is.
+    unsliced = {k: v for k, v in net.state_dict().items()
+                if not k.startswith('ssl.') and k in pruned.state_dict()
+                and v.shape == pruned.state_dict()[k].shape}
+    pruned.load_state_dict(unsliced, strict=False)
     core.load_weights(pruned.convs(), weights)
     masked = copy.deepcopy(net)
     core.zero_removed(masked.ssl.scales, kept)
@@ -186,7 +198,7 @@ def main(argv=None):
                        params_ratio=params(counts) / params(dense_counts),
                        max_abs_difference=difference), f, indent=1)
     print(f'wrote {ckpt_path} and {spec_path}; load with\n'
-          f"  model.generator=dict(_delete_=True, type='PrunedBasicVSRNet', "
+          f"  model.generator=dict(_delete_=True, type='{pruned_cls.__name__}', "
           f"channel_spec='{spec_path}')\n  load_from='{osp.abspath(ckpt_path)}'")
 
 

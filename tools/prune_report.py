@@ -1,15 +1,17 @@
-"""Cost of pruned BasicVSRs: parameters, MACs per layer group, latency per frame.
+"""Cost of pruned BasicVSRs/IconVSRs: parameters, MACs per layer group, latency per frame.
 
     python tools/prune_report.py --mid-channels 64 --num-blocks 30 \
         --macs 0.5 0.25 --modes aligned rsc --lr-size 64 112 --frames 10
+    python tools/prune_report.py --arch iconvsr --macs 0.25 --frames 10
     python tools/prune_report.py --spec DIR/channel_spec.json --lr-size 34 80
 
 For each stream layout and each MAC share it builds the dense MMagic
-``BasicVSRNet`` and a ``PrunedBasicVSRNet`` with that share of the convs'
-multiply-adds (channels chosen by filter norm of the dense weights: timing
+``BasicVSRNet`` (``IconVSRNet``) and a ``PrunedBasicVSRNet``
+(``PrunedIconVSRNet``) with that share of the convs' multiply-adds (channels chosen by filter norm of the dense weights: timing
 does not depend on which channels are kept), or the model of a given channel
 spec, and reports parameters (SPyNet apart), MACs per LR frame per layer
-group (SPyNet counted at the size it pads to), and the median inference
+group (SPyNet counted at the size it pads to; IconVSR's EDVR, not pruned,
+apart by its parameters; its refill convs at the keyframe share), and the median inference
 latency per frame over ``--repeats`` runs of a ``--frames`` clip after one
 warm-up. Run it alone on the machine: it measures wall-clock. Quality of a
 pruned checkpoint comes from ``tools/test.py`` (the stock evaluator).
@@ -26,6 +28,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--arch', choices=('basicvsr', 'iconvsr'), default='basicvsr')
     parser.add_argument('--mid-channels', type=int, default=64)
     parser.add_argument('--num-blocks', type=int, default=30)
     parser.add_argument('--macs', type=float, nargs='+', default=[0.5, 0.25],
@@ -89,7 +92,9 @@ def main(argv=None):
     from mmengine.registry import init_default_scope
     import vsr_multigrid  # noqa: F401
     from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
-    from vsr_multigrid.engine.pruning import PrunedBasicVSRNet, basicvsr_convs
+    from mmagic.models.editors.iconvsr.iconvsr_net import IconVSRNet
+    from vsr_multigrid.engine.pruning import (PrunedBasicVSRNet, PrunedIconVSRNet,
+                                              generator_convs)
     from vsr_multigrid.pruning import basicvsr as core
     from vsr_multigrid.pruning.select import choose_kept
     from vsr_multigrid.pruning.spec import ChannelSpec
@@ -99,13 +104,18 @@ def main(argv=None):
     pixels = height * width
     rows = []
 
-    def add_row(label, net, counts, mid, blocks, mode):
-        groups = core.group_macs(counts, blocks, mid, mode)
+    dense_types = {'basicvsr': BasicVSRNet, 'iconvsr': IconVSRNet}
+    pruned_types = {'BasicVSRNet': PrunedBasicVSRNet, 'IconVSRNet': PrunedIconVSRNet}
+
+    def add_row(label, net, counts, mid, blocks, mode, arch):
+        refill_share = 1 / getattr(net, 'keyframe_stride', 1)
+        groups = core.group_macs(counts, blocks, mid, mode, arch, refill_share)
         flow = 2 * spynet_macs(net.spynet, height, width)  # two directions per frame
         params = sum(p.numel() for p in net.parameters())
         flow_params = sum(p.numel() for p in net.spynet.parameters())
-        rows.append(dict(model=label, mode=mode, params=params - flow_params,
-                         spynet_params=flow_params,
+        edvr_params = sum(p.numel() for p in net.edvr.parameters()) if arch == 'iconvsr' else 0
+        rows.append(dict(model=label, mode=mode, params=params - flow_params - edvr_params,
+                         spynet_params=flow_params, edvr_params=edvr_params,
                          gmacs={k: v * pixels / 1e9 for k, v in groups.items()},
                          gmacs_convs=sum(groups.values()) * pixels / 1e9,
                          gmacs_spynet=flow / 1e9,
@@ -118,31 +128,32 @@ def main(argv=None):
     if args.spec:
         for path in args.spec:
             spec = ChannelSpec.load(path)
-            net = PrunedBasicVSRNet(spec.to_dict())
+            net = pruned_types[spec.arch](spec.to_dict())
             add_row(osp.basename(osp.dirname(osp.abspath(path))) or path, net, spec.counts(),
-                    spec.mid_channels, spec.num_blocks, spec.stream_mode)
+                    spec.mid_channels, spec.num_blocks, spec.stream_mode, spec.core_arch)
     else:
-        mid, blocks = args.mid_channels, args.num_blocks
-        dense = BasicVSRNet(mid_channels=mid, num_blocks=blocks)
-        convs = basicvsr_convs(dense, blocks)
+        mid, blocks, arch = args.mid_channels, args.num_blocks, args.arch
+        dense = dense_types[arch](mid_channels=mid, num_blocks=blocks)
+        convs = generator_convs(dense, blocks, arch)
         dense_counts = core.channel_groups(convs)
-        add_row(f'dense {mid}x{blocks}', dense, dense_counts, mid, blocks, 'aligned')
+        add_row(f'dense {mid}x{blocks}', dense, dense_counts, mid, blocks, 'aligned', arch)
         unit = {n: torch.ones(s) for n, s in dense_counts.items()}
         importance = core.channel_importance(convs, unit)
+        refill_share = 1 / getattr(dense, 'keyframe_stride', 1)
         for mode in args.modes:
             def cost(counts, mode=mode):
-                return core.count_macs(counts, blocks, mid, mode)
+                return core.count_macs(counts, blocks, mid, mode, arch, refill_share)
             for share in args.macs:
                 kept = choose_kept(importance, cost, share * cost(dense_counts),
                                    round_to=args.round_to)
-                spec = ChannelSpec('BasicVSRNet', mid, blocks, mode,
+                spec = ChannelSpec(type(dense).__name__, mid, blocks, mode,
                                    {n: i.tolist() for n, i in kept.items()},
                                    upsample_channels=dense_counts['upsample2'],
                                    hr_channels=dense_counts['conv_hr'])
-                add_row(f'{mode} {share:g} of MACs', PrunedBasicVSRNet(spec.to_dict()),
-                        spec.counts(), mid, blocks, mode)
+                add_row(f'{mode} {share:g} of MACs', pruned_types[spec.arch](spec.to_dict()),
+                        spec.counts(), mid, blocks, mode, arch)
     base = rows[0]['ms_per_frame']
-    print('\n| model | stream | params (SPyNet apart) | GMAC/frame convs | GMAC/frame SPyNet '
+    print('\n| model | stream | params (SPyNet, EDVR apart) | GMAC/frame convs | GMAC/frame SPyNet '
           '| ms/frame | speed-up vs first row |')
     print('|---|---|---|---|---|---|---|')
     for row in rows:

@@ -11,13 +11,14 @@ import torch
 import torch.nn.functional as F
 
 Step = Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+ForwardStep = Callable[[torch.Tensor, torch.Tensor, int, torch.Tensor], torch.Tensor]
 Reconstruct = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
 Warp = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def bidirectional_recurrence(lrs: torch.Tensor, flows_forward: Optional[torch.Tensor],
                              flows_backward: torch.Tensor, backward_step: Step,
-                             forward_step: Step, reconstruct: Reconstruct,
+                             forward_step: ForwardStep, reconstruct: Reconstruct,
                              hidden_channels: Sequence[int], warp: Warp) -> torch.Tensor:
     """Run BasicVSR's backward then forward propagation and reconstruct each frame.
 
@@ -27,8 +28,10 @@ def bidirectional_recurrence(lrs: torch.Tensor, flows_forward: Optional[torch.Te
             forward branch (current to previous); None for a mirror-extended
             clip, whose forward flows are the backward ones reversed.
         flows_backward (Tensor): ``(n, t - 1, 2, h, w)``, current to next.
-        backward_step / forward_step: ``(lr_frame, warped_hidden, i) ->
-            hidden``; the hidden state is the branch's output feature.
+        backward_step: ``(lr_frame, warped_hidden, i) -> hidden``; the hidden
+            state is the branch's output feature.
+        forward_step: ``(lr_frame, warped_hidden, i, backward_feat) ->
+            hidden`` (IconVSR's forward branch reads the backward feature).
         reconstruct: ``(lr_frame, backward_feat, forward_feat, i) -> sr_frame``.
         hidden_channels: Hidden widths of the backward and forward branches
             (they differ once the branches are pruned).
@@ -52,7 +55,7 @@ def bidirectional_recurrence(lrs: torch.Tensor, flows_forward: Optional[torch.Te
             flow = flows_forward[:, i - 1] if flows_forward is not None \
                 else flows_backward[:, -i]
             feat = warp(feat, flow.permute(0, 2, 3, 1))
-        feat = forward_step(lrs[:, i], feat, i)
+        feat = forward_step(lrs[:, i], feat, i, backward_feats[i])
         outputs.append(reconstruct(lrs[:, i], backward_feats[i], feat, i))
         backward_feats[i] = None  # free as the stock forward does
     return torch.stack(outputs, dim=1)

@@ -1,20 +1,25 @@
-"""BasicVSR's prunable channel groups, its stage-1 forward and its slicing.
+"""BasicVSR's and IconVSR's prunable channel groups, stage-1 forward and slicing.
 
 Layers are addressed by *role*, not by a framework's names, so MMagic's
-``BasicVSRNet`` and BasicSR's ``BasicVSR`` share this code; each adapter maps
-roles to its own modules once (see :func:`roles`):
+``BasicVSRNet``/``IconVSRNet`` and BasicSR's ``BasicVSR``/``IconVSR`` share
+this code; each adapter maps roles to its own modules once (see :func:`roles`):
 
-- ``<branch>.input``: the branch's input conv (``3 + hidden -> W``), then LeakyReLU;
+- ``<branch>.input``: the branch's input conv (``3 + hidden -> W``; IconVSR's
+  forward branch also reads the backward feature: ``3 + W + W -> W``), then
+  LeakyReLU;
 - ``<branch>.block<k>.conv1`` / ``.conv2``: residual block ``k`` (no BN);
-- ``fusion`` (1x1, ``2W -> W``), ``upsample1`` / ``upsample2`` (convs before a
-  x2 pixel shuffle), ``conv_hr``, ``conv_last``.
+- ``<branch>.refill`` (IconVSR only): the keyframe fusion ``[hidden, EDVR
+  feature] -> hidden`` (3x3, no activation) that refreshes the hidden state;
+- ``fusion`` (BasicVSR only; 1x1, ``2W -> W``), ``upsample1`` / ``upsample2``
+  (convs before a x2 pixel shuffle; IconVSR upsamples the forward feature),
+  ``conv_hr``, ``conv_last``.
 
 Channel groups (SSL's): ``<branch>_stream`` (the branch's residual stream:
-its input conv, every block's output, the hidden state, its half of the
-fusion input), ``<branch>_block<k>`` (inner channels of block ``k``),
+its input conv, every block's output, the hidden state and IconVSR's
+refill output, its half of the fusion input), ``<branch>_block<k>`` (inner channels of block ``k``),
 ``upsample1`` / ``upsample2`` (post-shuffle channels, i.e. groups of 4 conv
-filters) and ``conv_hr``. SPyNet, ``fusion``'s output and ``conv_last`` are not
-pruned.
+filters) and ``conv_hr``. SPyNet, IconVSR's EDVR, ``fusion``'s output and
+``conv_last`` are not pruned.
 
 Every scale multiplies a channel *after* its activation, so slicing folds it
 into the input columns of the layers that read the channel (exact for any
@@ -29,7 +34,7 @@ sign). Two stream layouts:
   state keep full width, blocks gather the kept channels and add their
   output into those indices.
 """
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -37,24 +42,36 @@ from torch import nn
 
 from ..nets.recurrence import bilinear_base
 
-__all__ = ['BRANCHES', 'STREAM_MODES', 'roles', 'channel_groups', 'check_convs',
+__all__ = ['BRANCHES', 'ARCHS', 'STREAM_MODES', 'roles', 'arch_of', 'channel_groups',
+           'check_convs',
            'sparse_branch_step', 'sparse_reconstruct', 'pruned_branch_step',
-           'plain_reconstruct', 'channel_importance', 'slice_weights', 'pruned_shapes', 'group_macs', 'count_params', 'load_weights', 'zero_removed',
-           'count_macs']
+           'plain_reconstruct', 'channel_importance', 'slice_weights', 'pruned_shapes',
+           'group_macs', 'count_macs', 'count_params', 'load_weights', 'zero_removed']
 
 BRANCHES = ('backward', 'forward')
+ARCHS = ('basicvsr', 'iconvsr')
 STREAM_MODES = ('aligned', 'rsc')
 SHUFFLE = 2  # both upsampling convs are followed by pixel_shuffle(2)
 
 
-def roles(num_blocks: int) -> List[str]:
-    """All conv roles of a BasicVSR with ``num_blocks`` blocks per branch."""
+def roles(num_blocks: int, arch: str = 'basicvsr') -> List[str]:
+    """All conv roles of a BasicVSR or IconVSR with ``num_blocks`` blocks per branch."""
+    if arch not in ARCHS:
+        raise ValueError(f'arch: expected one of {ARCHS}, got {arch!r}')
     out = []
     for branch in BRANCHES:
+        if arch == 'iconvsr':
+            out.append(f'{branch}.refill')
         out.append(f'{branch}.input')
         for k in range(num_blocks):
             out += [f'{branch}.block{k}.conv1', f'{branch}.block{k}.conv2']
-    return out + ['fusion', 'upsample1', 'upsample2', 'conv_hr', 'conv_last']
+    tail = ['fusion'] if arch == 'basicvsr' else []
+    return out + tail + ['upsample1', 'upsample2', 'conv_hr', 'conv_last']
+
+
+def arch_of(convs: Mapping[str, nn.Module]) -> str:
+    """``'iconvsr'`` if the roles include the keyframe refill, else ``'basicvsr'``."""
+    return 'iconvsr' if 'backward.refill' in convs else 'basicvsr'
 
 
 def _num_blocks(convs: Mapping[str, nn.Module]) -> int:
@@ -65,11 +82,11 @@ def _num_blocks(convs: Mapping[str, nn.Module]) -> int:
 def check_convs(convs: Mapping[str, nn.Module]) -> int:
     """Check that ``convs`` holds every role as an ``nn.Conv2d``; return num_blocks."""
     num_blocks = _num_blocks(convs)
-    expected = roles(num_blocks)
+    expected = roles(num_blocks, arch_of(convs))
     missing = [r for r in expected if r not in convs]
     extra = [r for r in convs if r not in expected]
     if missing or extra:
-        raise ValueError(f'BasicVSR conv roles: missing {missing}, unexpected {extra}')
+        raise ValueError(f'{arch_of(convs)} conv roles: missing {missing}, unexpected {extra}')
     for role in expected:
         if not isinstance(convs[role], nn.Conv2d):
             raise TypeError(f'role {role!r}: expected nn.Conv2d, got '
@@ -97,13 +114,21 @@ def _channel(scale: torch.Tensor) -> torch.Tensor:
 
 # -- stage 1: the dense model with scales ------------------------------------
 def sparse_branch_step(convs, scales, branch: str, num_blocks: int, mode: str,
-                       lr: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+                       lr: torch.Tensor, hidden: torch.Tensor, extra: Sequence = (),
+                       refill: Optional[torch.Tensor] = None) -> torch.Tensor:
     """One frame of a propagation branch with the stream and block scales.
 
-    With every scale 1 this is exactly the stock branch.
+    ``extra``: features the input conv reads between the LR frame and the
+    hidden state (IconVSR's forward branch: the backward feature);
+    ``refill``: IconVSR's EDVR feature at a keyframe. With every scale 1 this
+    is exactly the stock branch.
     """
     stream = _channel(scales[f'{branch}_stream'])
-    feat = F.leaky_relu(convs[f'{branch}.input'](torch.cat([lr, hidden], dim=1)), 0.1)
+    if refill is not None:
+        hidden = convs[f'{branch}.refill'](torch.cat([hidden, refill], dim=1))
+        if mode == 'aligned':  # the refreshed hidden state is the stream, like the hidden
+            hidden = hidden * stream
+    feat = F.leaky_relu(convs[f'{branch}.input'](torch.cat([lr, *extra, hidden], dim=1)), 0.1)
     if mode == 'aligned':
         feat = feat * stream
     for k in range(num_blocks):
@@ -118,10 +143,17 @@ def _upsample(conv: nn.Conv2d, feat: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(F.pixel_shuffle(conv(feat), SHUFFLE), 0.1)
 
 
+def _fuse(convs, backward_feat, forward_feat) -> torch.Tensor:
+    """BasicVSR fuses both branches (1x1 conv); IconVSR upsamples the forward one."""
+    if 'fusion' not in convs:
+        return forward_feat
+    return F.leaky_relu(convs['fusion'](torch.cat([backward_feat, forward_feat], dim=1)), 0.1)
+
+
 def sparse_reconstruct(convs, scales, lr, backward_feat, forward_feat,
                        scale: int = 4) -> torch.Tensor:
     """Fusion and upsampling of one frame with the upsampling and conv_hr scales."""
-    out = F.leaky_relu(convs['fusion'](torch.cat([backward_feat, forward_feat], dim=1)), 0.1)
+    out = _fuse(convs, backward_feat, forward_feat)
     out = _upsample(convs['upsample1'], out) * _channel(scales['upsample1'])
     out = _upsample(convs['upsample2'], out) * _channel(scales['upsample2'])
     out = F.leaky_relu(convs['conv_hr'](out), 0.1) * _channel(scales['conv_hr'])
@@ -131,14 +163,17 @@ def sparse_reconstruct(convs, scales, lr, backward_feat, forward_feat,
 # -- stage 2: the physically smaller model -----------------------------------
 def pruned_branch_step(convs, branch: str, num_blocks: int,
                        stream_index: Optional[torch.Tensor], lr: torch.Tensor,
-                       hidden: torch.Tensor) -> torch.Tensor:
-    """One frame of a sliced branch.
+                       hidden: torch.Tensor, extra: Sequence = (),
+                       refill: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """One frame of a sliced branch (``extra``, ``refill``: as :func:`sparse_branch_step`).
 
     ``stream_index`` is None for the aligned layout (the branch is narrower,
     blocks dense) and the kept stream channels for RSC (full-width identity,
     blocks read and write those channels only).
     """
-    feat = F.leaky_relu(convs[f'{branch}.input'](torch.cat([lr, hidden], dim=1)), 0.1)
+    if refill is not None:
+        hidden = convs[f'{branch}.refill'](torch.cat([hidden, refill], dim=1))
+    feat = F.leaky_relu(convs[f'{branch}.input'](torch.cat([lr, *extra, hidden], dim=1)), 0.1)
     for k in range(num_blocks):
         conv1, conv2 = convs[f'{branch}.block{k}.conv1'], convs[f'{branch}.block{k}.conv2']
         if stream_index is None:
@@ -151,7 +186,7 @@ def pruned_branch_step(convs, branch: str, num_blocks: int,
 
 def plain_reconstruct(convs, lr, backward_feat, forward_feat, scale: int = 4) -> torch.Tensor:
     """The stock fusion and upsampling of one frame (any widths)."""
-    out = F.leaky_relu(convs['fusion'](torch.cat([backward_feat, forward_feat], dim=1)), 0.1)
+    out = _fuse(convs, backward_feat, forward_feat)
     out = _upsample(convs['upsample1'], out)
     out = _upsample(convs['upsample2'], out)
     out = F.leaky_relu(convs['conv_hr'](out), 0.1)
@@ -180,6 +215,8 @@ def channel_importance(convs, scales, order: int = 2) -> Dict[str, torch.Tensor]
     norms = {}
     for branch in BRANCHES:
         stream = _row_norms(convs[f'{branch}.input'], order=order)
+        if f'{branch}.refill' in convs:
+            stream = stream + _row_norms(convs[f'{branch}.refill'], order=order)
         for k in range(num_blocks):
             stream = stream + _row_norms(convs[f'{branch}.block{k}.conv2'], order=order)
             norms[f'{branch}_block{k}'] = _row_norms(convs[f'{branch}.block{k}.conv1'],
@@ -243,23 +280,35 @@ def slice_weights(convs, scales, kept: Mapping[str, torch.Tensor],
                 or int(index.min()) < 0 or int(index.max()) >= size:
             raise ValueError(f'kept channels of group {name!r}: expected 1..{size} distinct '
                              f'indices in [0, {size}), got {index.tolist()}')
-    kept = {name: kept[name].sort().values.to(convs['fusion'].weight.device) for name in groups}
-    s = {name: scales[name].detach().to(convs['fusion'].weight) for name in groups}
-    out = {}
-    fusion = convs['fusion'].weight
+    kept = {name: kept[name].sort().values.to(convs['conv_last'].weight.device) for name in groups}
+    s = {name: scales[name].detach().to(convs['conv_last'].weight) for name in groups}
+    arch = arch_of(convs)
+    out, branch_reads = {}, {}
     fusion_cols = []
     for b, branch in enumerate(BRANCHES):
         stream, index = s[f'{branch}_stream'], kept[f'{branch}_stream']
         width = convs[f'{branch}.input'].out_channels
+        # What the branch's stream channels look like to a reader: the kept
+        # ones, each times its scale (aligned), or all of them unscaled (RSC:
+        # the identity and hidden state keep full width).
+        reads = (width, index, stream) if mode == 'aligned' else (width, None, None)
+        if arch == 'iconvsr':
+            refill = convs[f'{branch}.refill']
+            weight, bias = refill.weight, refill.bias
+            if mode == 'aligned':
+                weight, bias = _rows(weight, bias, index)
+            out[f'{branch}.refill'] = (_segment_cols(weight, [
+                reads, (refill.in_channels - width, None, None)]), _clone(bias))
         conv_in = convs[f'{branch}.input']
+        weight, bias = conv_in.weight, conv_in.bias
         if mode == 'aligned':
-            # Rows: the channels written; columns: the hidden state read (after
-            # the 3 LR channels) carries the stream scale of the last frame.
-            weight, bias = _rows(conv_in.weight, conv_in.bias, index)
-            weight = _hidden_cols(weight, index, stream, conv_in.in_channels - width)
-            out[f'{branch}.input'] = (weight, bias)
-        else:
-            out[f'{branch}.input'] = (conv_in.weight.clone(), _clone(conv_in.bias))
+            weight, bias = _rows(weight, bias, index)
+        segments = [(conv_in.in_channels - width, None, None), reads]  # LR, hidden
+        if arch == 'iconvsr' and branch == 'forward':  # LR, backward feature, hidden
+            backward_width = convs['backward.input'].out_channels
+            segments = [(conv_in.in_channels - width - backward_width, None, None),
+                        branch_reads['backward'], reads]
+        out[f'{branch}.input'] = (_segment_cols(weight, segments), _clone(bias))
         for k in range(num_blocks):
             conv1, conv2 = convs[f'{branch}.block{k}.conv1'], convs[f'{branch}.block{k}.conv2']
             inner, inner_index = s[f'{branch}_block{k}'], kept[f'{branch}_block{k}']
@@ -271,14 +320,17 @@ def slice_weights(convs, scales, kept: Mapping[str, torch.Tensor],
             else:  # RSC: the write is scaled too, and lands in the kept indices
                 out[f'{branch}.block{k}.conv2'] = _rows(weight, conv2.bias, index,
                                                         stream.index_select(0, index))
-        part = fusion[:, b * width:(b + 1) * width]
-        if mode == 'aligned':
-            part = part.index_select(1, index) * stream.index_select(0, index).view(1, -1, 1, 1)
-        fusion_cols.append(part)
-    out['fusion'] = (torch.cat(fusion_cols, dim=1), _clone(convs['fusion'].bias))
+        branch_reads[branch] = reads
+        fusion_cols.append(reads)
+    if arch == 'basicvsr':
+        out['fusion'] = (_segment_cols(convs['fusion'].weight, fusion_cols),
+                         _clone(convs['fusion'].bias))
     up1, up2 = kept['upsample1'], kept['upsample2']
-    out['upsample1'] = _rows(convs['upsample1'].weight, convs['upsample1'].bias,
-                             _shuffle_rows(up1))
+    weight, bias = _rows(convs['upsample1'].weight, convs['upsample1'].bias,
+                         _shuffle_rows(up1))
+    if arch == 'iconvsr':  # upsample1 reads the forward branch directly
+        weight = _segment_cols(weight, [branch_reads['forward']])
+    out['upsample1'] = (weight, bias)
     weight, bias = _rows(convs['upsample2'].weight, convs['upsample2'].bias, _shuffle_rows(up2))
     out['upsample2'] = (_cols(weight, up1, s['upsample1']), bias)
     weight, bias = _rows(convs['conv_hr'].weight, convs['conv_hr'].bias, kept['conv_hr'])
@@ -292,12 +344,18 @@ def _clone(bias):
     return None if bias is None else bias.clone()
 
 
-def _hidden_cols(weight, index, scale, offset):
-    """Input conv columns: the LR channels, then the kept hidden channels, scaled."""
-    lr_cols = weight[:, :offset]
-    hidden = weight[:, offset:].index_select(1, index) \
-        * scale.index_select(0, index).view(1, -1, 1, 1)
-    return torch.cat([lr_cols, hidden], dim=1)
+def _segment_cols(weight, segments):
+    """Input columns in consecutive segments ``(size, index, scale)``: a segment
+    keeps all its columns (``index`` None) or those in ``index``, each times
+    its channel's ``scale``."""
+    parts, start = [], 0
+    for size, index, scale in segments:
+        part = weight[:, start:start + size]
+        parts.append(part if index is None else _cols(part, index, scale))
+        start += size
+    if start != weight.shape[1]:
+        raise ValueError(f'input column segments cover {start} of {weight.shape[1]} columns')
+    return torch.cat(parts, dim=1)
 
 
 # -- cost --------------------------------------------------------------------
@@ -310,51 +368,70 @@ def _kernel_area(role: str) -> int:
 
 
 def group_macs(counts: Mapping[str, int], num_blocks: int, mid_channels: int, mode: str,
-               in_channels: int = 3, out_channels: int = 3) -> Dict[str, int]:
-    """Multiply-adds per LR pixel of one frame, per layer group (SPyNet excluded).
+               arch: str = 'basicvsr', refill_share: float = 0.2) -> Dict[str, int]:
+    """Multiply-adds per LR pixel of one frame, per layer group (SPyNet and EDVR excluded).
 
     ``counts`` gives each group's kept channels (the full model: its sizes).
-    Upsampling layers run at 4 and 16 times the LR pixels.
+    Upsampling layers run at 4 and 16 times the LR pixels; IconVSR's refill
+    convs at the keyframes only, ``refill_share`` of the frames (1 / keyframe
+    stride, ignoring the last frame that is always one).
     """
     macs = {}
-    shapes = pruned_shapes(counts, num_blocks, mid_channels, mode, in_channels, out_channels)
-    for role, (c_in, c_out) in shapes.items():
+    for role, (c_in, c_out) in pruned_shapes(counts, num_blocks, mid_channels, mode,
+                                             arch).items():
         group = f"{role.split('.')[0]} branch" if '.' in role else role
-        macs[group] = macs.get(group, 0) + _kernel_area(role) * c_in * c_out \
-            * _PIXELS_PER_LR_PIXEL.get(role, 1)
+        share = refill_share if role.endswith('.refill') else 1
+        macs[group] = macs.get(group, 0) + round(
+            share * _kernel_area(role) * c_in * c_out * _PIXELS_PER_LR_PIXEL.get(role, 1))
     return macs
 
 
-def count_macs(counts, num_blocks, mid_channels, mode) -> int:
-    return sum(group_macs(counts, num_blocks, mid_channels, mode).values())
+def count_macs(counts, num_blocks, mid_channels, mode, arch='basicvsr',
+               refill_share=0.2) -> int:
+    return sum(group_macs(counts, num_blocks, mid_channels, mode, arch, refill_share).values())
 
 
 def pruned_shapes(counts: Mapping[str, int], num_blocks: int, mid_channels: int, mode: str,
-                  in_channels: int = 3, out_channels: int = 3) -> Dict[str, Tuple[int, int]]:
-    """Role -> ``(in_channels, out_channels)`` of every conv of a pruned model."""
+                  arch: str = 'basicvsr', in_channels: int = 3,
+                  out_channels: int = 3) -> Dict[str, Tuple[int, int]]:
+    """Role -> ``(in_channels, out_channels)`` of every conv of a pruned model.
+
+    IconVSR's refill reads ``mid_channels`` EDVR channels (EDVR is not pruned).
+    """
+    if arch not in ARCHS:
+        raise ValueError(f'arch: expected one of {ARCHS}, got {arch!r}')
     shapes = {}
     widths = {}
     for branch in BRANCHES:
         kept = counts[f'{branch}_stream']
         width = kept if mode == 'aligned' else mid_channels
         widths[branch] = width
-        shapes[f'{branch}.input'] = (in_channels + width, width)
+        reads = in_channels + width
+        if arch == 'iconvsr':
+            shapes[f'{branch}.refill'] = (width + mid_channels, width)
+            if branch == 'forward':
+                reads += widths['backward']
+        shapes[f'{branch}.input'] = (reads, width)
         for k in range(num_blocks):
             inner = counts[f'{branch}_block{k}']
             shapes[f'{branch}.block{k}.conv1'] = (kept, inner)
             shapes[f'{branch}.block{k}.conv2'] = (inner, kept)
-    shapes['fusion'] = (widths['backward'] + widths['forward'], mid_channels)
-    shapes['upsample1'] = (mid_channels, counts['upsample1'] * SHUFFLE ** 2)
+    if arch == 'basicvsr':
+        shapes['fusion'] = (widths['backward'] + widths['forward'], mid_channels)
+        shapes['upsample1'] = (mid_channels, counts['upsample1'] * SHUFFLE ** 2)
+    else:
+        shapes['upsample1'] = (widths['forward'], counts['upsample1'] * SHUFFLE ** 2)
     shapes['upsample2'] = (counts['upsample1'], counts['upsample2'] * SHUFFLE ** 2)
     shapes['conv_hr'] = (counts['upsample2'], counts['conv_hr'])
     shapes['conv_last'] = (counts['conv_hr'], out_channels)
     return shapes
 
 
-def count_params(counts, num_blocks, mid_channels, mode) -> int:
-    """Parameters of the convs of a pruned model (SPyNet excluded)."""
+def count_params(counts, num_blocks, mid_channels, mode, arch='basicvsr') -> int:
+    """Parameters of the convs of a pruned model (SPyNet and EDVR excluded)."""
     total = 0
-    for role, (c_in, c_out) in pruned_shapes(counts, num_blocks, mid_channels, mode).items():
+    for role, (c_in, c_out) in pruned_shapes(counts, num_blocks, mid_channels, mode,
+                                             arch).items():
         total += c_in * c_out * _kernel_area(role) + c_out
     return total
 

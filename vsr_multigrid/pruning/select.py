@@ -28,6 +28,27 @@ def _round_up(count: int, size: int, multiple: int) -> int:
     return min(size, -(-count // multiple) * multiple)
 
 
+def _round_within(counts, scores, sizes, floor, cost, target, multiple):
+    """Round every count down to a multiple (or its floor), then give whole
+    multiples back, most important next channels first, while within target."""
+    counts = {n: max(floor[n], c // multiple * multiple if c < sizes[n] else c)
+              for n, c in counts.items()}
+    ordered = {n: torch.sort(s, descending=True, stable=True).values for n, s in scores.items()}
+    while True:
+        grown = None
+        for name in sorted(counts, key=lambda n: -float(ordered[n][counts[n]])
+                           if counts[n] < sizes[n] else float('inf')):
+            if counts[name] >= sizes[name]:
+                continue
+            trial = dict(counts, **{name: min(sizes[name], counts[name] + multiple)})
+            if cost(trial) <= target:
+                grown = trial
+                break
+        if grown is None:
+            return counts
+        counts = grown
+
+
 def _keep_top(score: torch.Tensor, count: int) -> torch.Tensor:
     order = torch.argsort(score, descending=True, stable=True)
     return order[:count].sort().values
@@ -45,8 +66,9 @@ def choose_kept(importance: Mapping[str, torch.Tensor], cost: Cost, target: floa
         scope: ``'global'``: remove the least important channel of all
             groups, one at a time; ``'group'``: remove the same share of every
             group (the smallest share that meets the target).
-        round_to: Round each group's kept count up to a multiple of this (GPU
-            friendly widths); the result may then exceed ``target`` a little.
+        round_to: Keep a multiple of this many channels per group (GPU
+            friendly widths; or the whole group if smaller), still within
+            ``target``.
         min_keep: Channels every group keeps.
 
     Returns:
@@ -59,7 +81,8 @@ def choose_kept(importance: Mapping[str, torch.Tensor], cost: Cost, target: floa
         raise ValueError(f"scope: expected 'global' or 'group', got {scope!r}")
     scores = {name: s.detach().float().cpu() for name, s in importance.items()}
     sizes = {name: s.numel() for name, s in scores.items()}
-    floor = {name: min(min_keep, size) for name, size in sizes.items()}
+    floor = {name: min(_round_up(min_keep, size, round_to), size)
+             for name, size in sizes.items()}
     if cost(floor) > target:
         raise ValueError(f'target {target:g} cannot be met: keeping {min_keep} channel(s) per '
                          f'group already costs {cost(floor):g}')
@@ -80,5 +103,6 @@ def choose_kept(importance: Mapping[str, torch.Tensor], cost: Cost, target: floa
             counts = {n: max(floor[n], sizes[n] - int(share * sizes[n])) for n in sizes}
             low, high = (share, high) if cost(counts) > target else (low, share)
         counts = {n: max(floor[n], sizes[n] - int(high * sizes[n])) for n in sizes}
-    counts = {n: _round_up(c, sizes[n], round_to) for n, c in counts.items()}
+    if round_to > 1:
+        counts = _round_within(counts, scores, sizes, floor, cost, target, round_to)
     return {name: _keep_top(scores[name], counts[name]) for name in scores}

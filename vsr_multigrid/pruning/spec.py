@@ -1,4 +1,4 @@
-"""The channel spec: what a pruned BasicVSR keeps, as JSON.
+"""The channel spec: what a pruned BasicVSR or IconVSR keeps, as JSON.
 
 A pruned generator builds its layers from this file alone, and the prune tool
 writes it beside the sliced weights. Format::
@@ -9,7 +9,8 @@ writes it beside the sliced weights. Format::
 
 ``kept`` lists, per channel group of :func:`.basicvsr.channel_groups`, the
 sorted indices that stay (RSC needs the stream's to add block outputs into the
-full-width identity; the others document the slicing).
+full-width identity; the others document the slicing). An ``IconVSRNet`` spec
+also carries ``keyframe_stride`` and ``padding``.
 """
 import json
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from .basicvsr import BRANCHES, STREAM_MODES
 __all__ = ['ChannelSpec', 'SPEC_FORMAT']
 
 SPEC_FORMAT = 'vsr_multigrid.channel_spec/1'
-ARCHS = ('BasicVSRNet',)
+#: Generator type of the dense model -> architecture name of :mod:`.basicvsr`.
+ARCHS = {'BasicVSRNet': 'basicvsr', 'IconVSRNet': 'iconvsr'}
 
 
 @dataclass
@@ -34,14 +36,18 @@ class ChannelSpec:
     kept: Dict[str, List[int]] = field(default_factory=dict)
     upsample_channels: int = 64  # upsample2's post-shuffle width in the dense model
     hr_channels: int = 64
+    keyframe_stride: int = 5  # IconVSR only: its keyframes and refill padding
+    padding: int = 2
 
     def __post_init__(self):
         if self.arch not in ARCHS:
-            raise ValueError(f"channel spec 'arch': expected one of {ARCHS}, got {self.arch!r}")
+            raise ValueError(f"channel spec 'arch': expected one of {tuple(ARCHS)}, "
+                             f'got {self.arch!r}')
         if self.stream_mode not in STREAM_MODES:
             raise ValueError(f"channel spec 'stream_mode': expected one of {STREAM_MODES}, "
                              f'got {self.stream_mode!r}')
-        for key in ('mid_channels', 'num_blocks', 'upsample_channels', 'hr_channels'):
+        for key in ('mid_channels', 'num_blocks', 'upsample_channels', 'hr_channels',
+                    'keyframe_stride', 'padding'):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f'channel spec {key!r}: expected a positive int, got {value!r}')
@@ -72,6 +78,11 @@ class ChannelSpec:
         groups['conv_hr'] = self.hr_channels
         return groups
 
+    @property
+    def core_arch(self) -> str:
+        """The architecture name of :mod:`.basicvsr` (``'basicvsr'``/``'iconvsr'``)."""
+        return ARCHS[self.arch]
+
     def counts(self) -> Dict[str, int]:
         return {name: len(index) for name, index in self.kept.items()}
 
@@ -87,6 +98,8 @@ class ChannelSpec:
         return dict(format=SPEC_FORMAT, arch=self.arch, mid_channels=self.mid_channels,
                     num_blocks=self.num_blocks, stream_mode=self.stream_mode,
                     upsample_channels=self.upsample_channels, hr_channels=self.hr_channels,
+                    **(dict(keyframe_stride=self.keyframe_stride, padding=self.padding)
+                       if self.arch == 'IconVSRNet' else {}),
                     kept=self.kept)
 
     def save(self, path: str) -> None:
