@@ -107,6 +107,15 @@ def test_stage1_resume_prune_test_and_finetune(demo_data, tmp_path):
     # The teacher is not saved with the student.
     state = torch.load(tf_work / 'iter_2.pth', map_location='cpu')['state_dict']
     assert not any('teacher' in k for k in state)
+    # PSNR by frame position of the TF model and of the pruned one before it
+    # (no saved config: named after @), with the bicubic line.
+    frames = tmp_path / 'frames.json'
+    run_tool([sys.executable, 'tools/psnr_by_frame.py', TINY_BASICVSR,
+              f'tf={tf_work}/iter_2.pth', f'pruned={out}/pruned.pth@{FINETUNE}',
+              '--out', str(frames), '--cfg-options', *pruned_opts], demo_data)
+    curves = json.load(open(frames))['psnr_by_frame']
+    assert sorted(curves) == ['bicubic', 'pruned', 'tf']
+    assert all(len(v) == 25 and all(5 < x < 60 for x in v) for v in curves.values())
     proc = run_tool([sys.executable, 'tools/train.py', FINETUNE_TF, '--work-dir',
                      str(tmp_path / 'no_teacher'), '--cfg-options', *pruned_opts,
                      f'model.teacher.checkpoint={tmp_path}/none.pth'], demo_data, check=False)

@@ -7,14 +7,16 @@
 
 For each stream layout and each MAC share it builds the dense MMagic
 ``BasicVSRNet`` (``IconVSRNet``) and a ``PrunedBasicVSRNet``
-(``PrunedIconVSRNet``) with that share of the convs' multiply-adds (channels chosen by filter norm of the dense weights: timing
-does not depend on which channels are kept), or the model of a given channel
-spec, and reports parameters (SPyNet apart), MACs per LR frame per layer
-group (SPyNet counted at the size it pads to; IconVSR's EDVR, not pruned,
-apart by its parameters; its refill convs at the keyframe share), and the median inference
-latency per frame over ``--repeats`` runs of a ``--frames`` clip after one
-warm-up. Run it alone on the machine: it measures wall-clock. Quality of a
-pruned checkpoint comes from ``tools/test.py`` (the stock evaluator).
+(``PrunedIconVSRNet``) with that share of the convs' multiply-adds (channels
+chosen by filter norm of the dense weights: timing does not depend on which
+channels are kept), or the models of given channel specs (after the dense
+model they were cut from), and reports parameters (SPyNet apart), MACs per LR
+frame per layer group (SPyNet counted at the size it pads to; IconVSR's EDVR,
+not pruned, apart by its parameters; its refill convs at the keyframe share),
+and the median inference latency per frame over ``--repeats`` runs of a
+``--frames`` clip after one warm-up. Run it alone on the machine: it measures
+wall-clock. Quality of a pruned checkpoint comes from ``tools/test.py`` (the
+stock evaluator).
 """
 import argparse
 import json
@@ -126,6 +128,13 @@ def main(argv=None):
               f"{rows[-1]['ms_per_frame']:8.1f} ms/frame", flush=True)
 
     if args.spec:
+        # The dense model the first spec was cut from heads the table.
+        first = ChannelSpec.load(args.spec[0])
+        dense = dense_types[first.core_arch](mid_channels=first.mid_channels,
+                                             num_blocks=first.num_blocks)
+        add_row(f'dense {first.mid_channels}x{first.num_blocks}', dense,
+                core.channel_groups(generator_convs(dense, first.num_blocks, first.core_arch)),
+                first.mid_channels, first.num_blocks, 'aligned', first.core_arch)
         for path in args.spec:
             spec = ChannelSpec.load(path)
             net = pruned_types[spec.arch](spec.to_dict())

@@ -1,0 +1,107 @@
+"""Skip routing core: invariants on tiny inputs (plain torch)."""
+import pytest
+import torch
+from torch import nn
+
+from vsr_multigrid.routing.blocks import routed_residual_blocks, unit_of
+from vsr_multigrid.routing.gates import (ConfidenceEstimator, compute_loss,
+                                         gumbel_sigmoid_gates, hard_gates)
+from vsr_multigrid.routing.patches import gather_patches, patch_grid, scatter_patches
+
+C, BLOCKS = 6, 3
+
+
+def _convs(seed=0):
+    torch.manual_seed(seed)
+    convs = {}
+    for k in range(BLOCKS):
+        for name in ('conv1', 'conv2'):
+            convs[f'backward.block{k}.{name}'] = nn.Conv2d(C, C, 3, 1, 1)
+    return convs
+
+
+def _feat(n=2, h=13, w=10, seed=1):
+    return torch.randn(n, C, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize('patch', [4, 5, 7])
+def test_gather_then_scatter_is_the_identity_and_windows_hold_neighbours(patch):
+    feat = _feat()
+    gh, gw = patch_grid(13, 10, patch)
+    index = torch.arange(2 * gh * gw)
+    assert torch.equal(scatter_patches(feat, index, gather_patches(feat, index, patch, 0),
+                                       patch), feat)
+    windows = gather_patches(feat, index, patch, 2)
+    assert windows.shape == (2 * gh * gw, C, patch + 4, patch + 4)
+    # Patch (frame 1, row 0, col 1): its window starts 2 px left of column patch.
+    i = gh * gw + 1
+    expect = feat[1, :, 0:patch + 2, patch - 2:2 * patch + 2]
+    got = windows[i, :, 2:2 + expect.shape[1], :expect.shape[2]]
+    assert torch.equal(got, expect)
+    assert torch.all(windows[i, :, :2] == 0)  # above the frame: zeros
+
+
+@pytest.mark.parametrize('patch', [3, 4, 5, 8])
+@pytest.mark.parametrize('units', [1, 3])
+def test_sparse_blocks_equal_masked_blocks_on_hard_gates(patch, units):
+    convs, feat = _convs(), _feat()
+    gh, gw = patch_grid(13, 10, patch)
+    gates = torch.rand(2, units, gh, gw, generator=torch.Generator().manual_seed(2)) > 0.5
+    with torch.no_grad():
+        masked = routed_residual_blocks(convs, 'backward', BLOCKS, feat, gates.float(),
+                                        patch, 'masked')
+        sparse = routed_residual_blocks(convs, 'backward', BLOCKS, feat, gates, patch,
+                                        'sparse')
+        dense = routed_residual_blocks(convs, 'backward', BLOCKS, feat, None, patch, 'sparse')
+    assert torch.allclose(sparse, masked, atol=1e-5)
+    assert not torch.allclose(sparse, dense, atol=1e-3)  # some blocks were skipped
+
+
+@pytest.mark.parametrize('mode', ['masked', 'sparse'])
+def test_all_open_is_dense_and_all_closed_is_identity(mode):
+    convs, feat = _convs(), _feat()
+    gh, gw = patch_grid(13, 10, 4)
+    ones = torch.ones(2, 2, gh, gw, dtype=torch.bool)
+    with torch.no_grad():
+        dense = routed_residual_blocks(convs, 'backward', BLOCKS, feat, None, 4, mode)
+        opened = routed_residual_blocks(convs, 'backward', BLOCKS, feat,
+                                        ones if mode == 'sparse' else ones.float(), 4, mode)
+        closed = routed_residual_blocks(convs, 'backward', BLOCKS, feat,
+                                        ~ones if mode == 'sparse' else (~ones).float(), 4, mode)
+    assert torch.equal(opened, dense)
+    assert torch.equal(closed, feat)
+
+
+def test_units_split_blocks_evenly():
+    assert [unit_of(k, 6, 3) for k in range(6)] == [0, 0, 1, 1, 2, 2]
+    assert [unit_of(k, 5, 1) for k in range(5)] == [0] * 5
+    assert [unit_of(k, 4, 4) for k in range(4)] == [0, 1, 2, 3]
+
+
+def test_threshold_sweep_is_monotone_and_estimator_starts_open():
+    estimator = ConfidenceEstimator(C, 3, patch=5)
+    feat = _feat()
+    logits = estimator(feat)
+    assert logits.shape == (2, 3, 3, 2)
+    assert bool(hard_gates(logits).all())  # a fresh estimator runs every block
+    with torch.no_grad():
+        estimator.head.weight.normal_()
+    logits = estimator(feat)
+    fractions = [hard_gates(logits, t).float().mean().item() for t in
+                 (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)]
+    assert fractions == sorted(fractions, reverse=True)
+    assert fractions[0] == 1.0 and fractions[-1] == 0.0
+
+
+def test_straight_through_gates_are_binary_with_gradients():
+    logits = torch.zeros(2, 3, 4, 4, requires_grad=True)
+    torch.manual_seed(0)
+    gates = gumbel_sigmoid_gates(logits, temperature=1.0)
+    assert set(gates.detach().unique().tolist()) <= {0.0, 1.0}
+    loss = compute_loss(gates, 0.25)
+    loss.backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='target'):
+        compute_loss(gates, 1.5)
+    with pytest.raises(ValueError, match='temperature'):
+        gumbel_sigmoid_gates(logits, 0)

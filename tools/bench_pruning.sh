@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The SSL pruning benchmark of docs/BENCHMARKS.md, in the calibrated CPU regime:
+# from one trained dense tiny BasicVSR, at 50% and 25% of the prunable MACs,
+#   ssl      stage 1 (sparsity learning) -> tools/prune.py -> stage 3 with
+#            Temporal Finetuning (and, at 25%, without it, and in SSL's RSC
+#            stream layout instead of the aligned one);
+#   l1       L1-norm filter pruning of the dense model -> fine-tuning;
+#   scratch  a uniformly narrower model of the same MACs trained from scratch;
+# every method spends the same iterations after the dense training (the
+# scratch model the dense model's too). Then tools/test.py scores each final
+# checkpoint, tools/psnr_by_frame.py the TF effect, tools/prune_report.py the
+# cost, and a table is printed with the dense and bicubic lines.
+#
+#   bash tools/bench_pruning.sh [DENSE_CHECKPOINT]   # about 90 minutes on 2 CPU cores
+# Without DENSE_CHECKPOINT the dense model is trained first (13 more minutes).
+# BENCH_ROOT (default work_dirs/bench_pruning), STAGE1_ITERS, FINETUNE_ITERS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(bash tools/bootstrap.sh --print-env)"
+root="${BENCH_ROOT:-work_dirs/bench_pruning}"
+stage1_iters="${STAGE1_ITERS:-300}"
+finetune_iters="${FINETUNE_ITERS:-300}"
+dense_iters=800  # configs/basicvsr/basicvsr_tiny_demo.py
+mkdir -p "$root"
+python tools/make_demo_data.py
+stock=configs/basicvsr/basicvsr_tiny_demo.py
+dense="${1:-}"
+if [[ -z "$dense" ]]; then
+  [[ -f "$root/dense/iter_$dense_iters.pth" ]] || python tools/train.py "$stock" --work-dir "$root/dense"
+  dense="$root/dense/iter_$dense_iters.pth"
+fi
+
+# train CONFIG WORK_DIR ITERS [cfg options...]: a cosine over ITERS, validation
+# and a checkpoint every 100; skipped when its last checkpoint exists, resumed
+# from its latest one when interrupted (then load_from is not the start).
+train() {
+  local config=$1 work=$2 iters=$3
+  shift 3
+  [[ -f "$work/iter_$iters.pth" ]] && return 0
+  local options=("$@") resume=()
+  if [[ -f "$work/last_checkpoint" ]]; then
+    resume=(--resume)
+    options=()
+    for option in "$@"; do [[ $option == load_from=* ]] || options+=("$option"); done
+  fi
+  echo "[bench_pruning] $(date +%T) training $work ($iters iterations)"
+  python tools/train.py "$config" --work-dir "$work" "${resume[@]}" --cfg-options \
+    train_cfg.max_iters="$iters" "param_scheduler.periods=[$iters]" \
+    train_cfg.val_interval=100 default_hooks.checkpoint.interval=100 "${options[@]}" \
+    >> "$work.log" 2>&1 || { tail -30 "$work.log"; exit 1; }
+}
+
+both=$((stage1_iters + finetune_iters))
+# share, tag, SSL's ratio of channels to regularise away (about the channel
+# share that leaves that share of the MACs, since most convs lose inputs and
+# outputs alike).
+for target in "0.5 p50 0.3" "0.25 p25 0.5"; do
+  read -r share tag ratio <<< "$target"
+  # SSL: the regulariser reaches SSL's limit (0.1) after 200 of the 300 steps.
+  train configs/ssl/basicvsr_ssl-stage1_tiny_demo.py "$root/ssl-stage1-$tag" "$stage1_iters" \
+    load_from="$dense" model.generator.sparsity.ratio="$ratio" \
+    model.generator.sparsity.interval=1 model.generator.sparsity.delta=5e-4
+  stage1="$root/ssl-stage1-$tag/iter_$stage1_iters.pth"
+  [[ -f "$root/ssl-$tag/channel_spec.json" ]] || python tools/prune.py \
+    configs/ssl/basicvsr_ssl-stage1_tiny_demo.py "$stage1" --macs "$share" --out "$root/ssl-$tag"
+  spec="model.generator.channel_spec=$PWD/$root/ssl-$tag/channel_spec.json"
+  train configs/ssl/basicvsr_ssl-finetune-tf_tiny_demo.py "$root/ssl-tf-$tag" "$finetune_iters" \
+    "$spec" load_from="$root/ssl-$tag/pruned.pth" model.teacher.checkpoint="$stage1"
+  if [[ $tag == p25 ]]; then
+    train configs/ssl/basicvsr_ssl-finetune_tiny_demo.py "$root/ssl-notf-$tag" \
+      "$finetune_iters" "$spec" load_from="$root/ssl-$tag/pruned.pth"
+    # SSL's own Residual Sparsity Connection layout, for quality at equal MACs.
+    train configs/ssl/basicvsr_ssl-stage1_tiny_demo.py "$root/ssl-rsc-stage1-$tag" \
+      "$stage1_iters" load_from="$dense" model.generator.stream_mode=rsc \
+      model.generator.sparsity.ratio="$ratio" model.generator.sparsity.interval=1 \
+      model.generator.sparsity.delta=5e-4
+    rsc_stage1="$root/ssl-rsc-stage1-$tag/iter_$stage1_iters.pth"
+    [[ -f "$root/ssl-rsc-$tag/channel_spec.json" ]] || python tools/prune.py \
+      configs/ssl/basicvsr_ssl-stage1_tiny_demo.py "$rsc_stage1" --macs "$share" \
+      --out "$root/ssl-rsc-$tag" --cfg-options model.generator.stream_mode=rsc
+    train configs/ssl/basicvsr_ssl-finetune-tf_tiny_demo.py "$root/ssl-rsc-tf-$tag" \
+      "$finetune_iters" "model.generator.channel_spec=$PWD/$root/ssl-rsc-$tag/channel_spec.json" \
+      load_from="$root/ssl-rsc-$tag/pruned.pth" model.teacher.checkpoint="$rsc_stage1"
+  fi
+  # L1-norm filter pruning of the dense weights, fine-tuned for both stages' steps.
+  [[ -f "$root/l1-$tag/channel_spec.json" ]] || python tools/prune.py "$stock" "$dense" \
+    --criterion l1 --macs "$share" --out "$root/l1-$tag"
+  train configs/ssl/basicvsr_ssl-finetune_tiny_demo.py "$root/l1-ft-$tag" "$both" \
+    "model.generator.channel_spec=$PWD/$root/l1-$tag/channel_spec.json" \
+    load_from="$root/l1-$tag/pruned.pth"
+  # A uniformly narrower model (the same share of every group) of the same
+  # MACs, from random weights, for the dense training's steps plus both stages'.
+  [[ -f "$root/narrow-$tag/channel_spec.json" ]] || python tools/prune.py "$stock" "$dense" \
+    --criterion l1 --scope group --macs "$share" --out "$root/narrow-$tag"
+  train configs/ssl/basicvsr_ssl-finetune_tiny_demo.py "$root/scratch-$tag" \
+    $((dense_iters + both)) "model.generator.channel_spec=$PWD/$root/narrow-$tag/channel_spec.json"
+done
+
+python tools/bench_pruning_report.py "$root" --dense "$dense" --stage1-iters "$stage1_iters" \
+  --finetune-iters "$finetune_iters" --dense-iters "$dense_iters"

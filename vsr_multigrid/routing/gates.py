@@ -1,0 +1,78 @@
+"""Per-patch decisions: which residual blocks run where.
+
+A light estimator reads the branch's feature after its input conv (the LR
+frame and the propagated hidden state) and predicts, per patch and per unit
+(one block, or a group of consecutive blocks), a logit for "worth running".
+Training uses Gumbel-sigmoid gates with a straight-through estimator (hard
+0/1 forward, soft gradient), so every parameter gets a gradient each step
+(DDP-safe); inference thresholds the confidence. The compute loss pulls the
+executed fraction to a target (DynConv's squared deviation).
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ['ConfidenceEstimator', 'gumbel_sigmoid_gates', 'hard_gates', 'compute_loss']
+
+
+class ConfidenceEstimator(nn.Module):
+    """Per patch and unit, the logit of running that unit.
+
+    Pools each patch (mean and max of the feature), then two 1x1 convs. The
+    output bias starts at ``open_bias`` so a fresh estimator runs (almost)
+    every block: training starts from the dense model's behaviour.
+
+    Args:
+        in_channels: Channels of the feature it reads.
+        num_units: Decisions per patch.
+        patch: Patch size in LR pixels.
+        hidden: Width of the hidden 1x1 conv.
+        open_bias: Initial logit (sigmoid(3) = 0.95).
+    """
+
+    def __init__(self, in_channels: int, num_units: int, patch: int, hidden: int = 16,
+                 open_bias: float = 3.0):
+        super().__init__()
+        if not isinstance(patch, int) or patch < 1:
+            raise ValueError(f'routing patch size: expected a positive int, got {patch!r}')
+        if not isinstance(num_units, int) or num_units < 1:
+            raise ValueError(f'routing units: expected a positive int, got {num_units!r}')
+        self.patch = patch
+        self.reduce = nn.Conv2d(2 * in_channels, hidden, 1)
+        self.head = nn.Conv2d(hidden, num_units, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.constant_(self.head.bias, open_bias)
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        """``(n, c, h, w)`` -> logits ``(n, num_units, ceil(h / patch), ceil(w / patch))``."""
+        pooled = torch.cat([
+            F.avg_pool2d(feat, self.patch, ceil_mode=True),
+            F.max_pool2d(feat, self.patch, ceil_mode=True)], dim=1)
+        return self.head(F.relu(self.reduce(pooled)))
+
+
+def gumbel_sigmoid_gates(logits: torch.Tensor, temperature: float,
+                         straight_through: bool = True) -> torch.Tensor:
+    """Training gates: ``sigmoid((logits + logistic noise) / temperature)``,
+    hard 0/1 in the forward pass with the soft gradient (straight-through)."""
+    if not temperature > 0:
+        raise ValueError(f'gate temperature: expected a positive number, got {temperature!r}')
+    uniform = torch.rand_like(logits).clamp_(1e-6, 1 - 1e-6)
+    soft = torch.sigmoid((logits + torch.log(uniform) - torch.log1p(-uniform)) / temperature)
+    if not straight_through:
+        return soft
+    return (soft > 0.5).to(soft) - soft.detach() + soft
+
+
+def hard_gates(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Inference decisions: run where the confidence ``sigmoid(logit)`` passes
+    ``threshold`` (0 runs everything, above 1 nothing)."""
+    return torch.sigmoid(logits) > threshold
+
+
+def compute_loss(gates: torch.Tensor, target: float) -> torch.Tensor:
+    """``(executed fraction - target)^2`` over all patches and units."""
+    if not 0 <= target <= 1:
+        raise ValueError(f'routing target: expected an executed fraction in [0, 1], '
+                         f'got {target!r}')
+    return (gates.float().mean() - target) ** 2
