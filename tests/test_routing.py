@@ -105,3 +105,85 @@ def test_straight_through_gates_are_binary_with_gradients():
         compute_loss(gates, 1.5)
     with pytest.raises(ValueError, match='temperature'):
         gumbel_sigmoid_gates(logits, 0)
+
+
+# -- the MMagic generator ----------------------------------------------------
+def _routed(threshold=0.5, seed=0, **routing):
+    from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+
+    from vsr_multigrid.engine.routing import RoutedBasicVSRNet
+    torch.manual_seed(seed)
+    stock = BasicVSRNet(mid_channels=8, num_blocks=2).eval()
+    routed = RoutedBasicVSRNet(mid_channels=8, num_blocks=2,
+                               routing=dict(patch=5, threshold=threshold, **routing)).eval()
+    missing, unexpected = routed.load_state_dict(stock.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith(('backward_router.', 'forward_router.',
+                                                 'route_iter')) for k in missing)
+    with torch.no_grad():  # decisive estimators: some patches run, some not
+        for estimator in (routed.backward_router, routed.forward_router):
+            estimator.head.weight.normal_(0, 2)
+            estimator.head.bias.zero_()
+    return stock, routed
+
+
+def _lr_clip(t=3):
+    return torch.rand(1, t, 3, 17, 14, generator=torch.Generator().manual_seed(5))
+
+
+def test_routed_generator_all_open_is_the_stock_one_and_all_closed_skips_blocks():
+    stock, routed = _routed(threshold=0.0)
+    clip = _lr_clip()
+    with torch.no_grad():
+        assert torch.allclose(routed(clip), stock(clip), atol=1e-6)
+        assert routed.executed_fraction() == 1.0
+        routed.threshold = 1.1  # nothing passes: every block is the identity
+        closed = routed(clip)
+        assert routed.executed_fraction() == 0.0
+        for name, param in stock.named_parameters():
+            if '_resblocks.main.2.' in name and '.conv2.' in name:
+                param.zero_()
+        assert torch.allclose(closed, stock(clip), atol=1e-6)
+
+
+def test_routed_generator_sparse_equals_masked_and_refresh_runs_everything():
+    _, routed = _routed()
+    clip = _lr_clip(t=4)
+    with torch.no_grad():
+        sparse = routed(clip)
+        fraction = routed.executed_fraction()
+        routed.routing['inference'] = 'masked'
+        masked = routed(clip)
+    assert 0 < fraction < 1
+    assert torch.allclose(sparse, masked, atol=1e-5)
+    stock, refreshed = _routed(refresh_interval=1)
+    with torch.no_grad():
+        assert torch.allclose(refreshed(clip), stock(clip), atol=1e-6)
+        assert refreshed.executed_fraction() == 1.0
+    fractions = []
+    for threshold in (0.2, 0.4, 0.6, 0.8):
+        routed.threshold = threshold
+        with torch.no_grad():
+            routed(clip)
+        fractions.append(routed.executed_fraction())
+    assert fractions == sorted(fractions, reverse=True)
+
+
+def test_routed_training_forward_gives_every_parameter_a_gradient():
+    _, routed = _routed(target=0.25, anneal_iters=10)
+    routed.train()
+    out = routed(_lr_clip())
+    assert int(routed.route_iter) == 1 and routed.temperature() < 1.0
+    loss = out.abs().mean() + routed.compute_loss()
+    loss.backward()
+    for name, param in routed.named_parameters():
+        assert param.grad is not None, name
+
+
+def test_routing_keys_are_checked():
+    from vsr_multigrid.engine.routing import RoutedBasicVSRNet
+    with pytest.raises(ValueError, match='routing key'):
+        RoutedBasicVSRNet(8, 2, routing=dict(pach=16))
+    with pytest.raises(ValueError, match='units'):
+        RoutedBasicVSRNet(8, 2, routing=dict(units=3))
+    with pytest.raises(ValueError, match='threshold'):
+        RoutedBasicVSRNet(8, 2, routing=dict(threshold=2))

@@ -7,4 +7,4 @@ from vsr_multigrid.compat.checkpoint import allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
 
-from . import datasets, hooks, loops, pruning, samplers, schedulers  # noqa: E402,F401
+from . import datasets, hooks, loops, pruning, routing, samplers, schedulers  # noqa: E402,F401

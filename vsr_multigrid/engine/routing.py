@@ -1,0 +1,181 @@
+"""MMagic adapters of skip routing: a routed BasicVSR generator and its model.
+
+The method lives in :mod:`vsr_multigrid.routing` (plain torch); this module
+maps MMagic's ``BasicVSRNet`` names to roles (the same map as the pruning
+adapters), adds one confidence estimator per branch and puts the compute
+loss in the model's loss dict.
+
+- ``RoutedBasicVSRNet``: the stock generator (same parameter names, so a
+  dense checkpoint loads) whose residual blocks run under per-patch gates.
+- ``RoutedBasicVSR``: MMagic's ``BasicVSR`` whose loss dict adds
+  ``loss_compute`` (executed fraction pulled to the target).
+"""
+from typing import Dict
+
+import torch
+import torch.nn.functional as F
+from mmagic.models.editors.basicvsr.basicvsr import BasicVSR
+from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+from mmagic.registry import MODELS
+from torch import nn
+
+from ..pruning import basicvsr as roles
+from ..routing.blocks import ROUTING_MODES, routed_residual_blocks
+from ..routing.gates import ConfidenceEstimator, compute_loss, gumbel_sigmoid_gates, hard_gates
+from .pruning import _check_residual_blocks, generator_convs, recurrent_forward
+
+__all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedBasicVSR']
+
+#: ``patch``: LR pixels per side of a decision; ``units``: decisions per
+#: patch and branch (consecutive blocks share one; None: one per block);
+#: ``target``: executed fraction the compute loss pulls to; ``temperature`` ->
+#: ``min_temperature`` over ``anneal_iters`` training forwards (linear);
+#: ``threshold``: test-time confidence needed to run a block (the speed /
+#: quality knob); ``refresh_interval``: every k-th frame (0: never) runs all
+#: blocks everywhere, so skip errors cannot build up in the hidden state;
+#: ``hidden``: estimator width; ``inference``: ``'sparse'`` (gathered
+#: patches: real speed) or ``'masked'`` (whole frames, for checking).
+ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
+                        min_temperature=0.1, anneal_iters=1000, threshold=0.5,
+                        refresh_interval=0, hidden=16, inference='sparse')
+
+
+def _check_routing(cfg, num_blocks: int) -> dict:
+    cfg = dict(cfg or {})
+    unknown = sorted(set(cfg) - set(ROUTING_DEFAULTS))
+    if unknown:
+        raise ValueError(f"model.generator.routing key(s) {unknown} unknown; allowed: "
+                         f"{', '.join(ROUTING_DEFAULTS)}")
+    cfg = {**ROUTING_DEFAULTS, **cfg}
+    if cfg['units'] is None:
+        cfg['units'] = num_blocks
+    for key, low in (('patch', 1), ('units', 1), ('hidden', 1), ('anneal_iters', 0),
+                     ('refresh_interval', 0)):
+        value = cfg[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"model.generator.routing.{key}: expected an int >= {low}, "
+                             f'got {value!r}')
+    if cfg['units'] > num_blocks:
+        raise ValueError(f"model.generator.routing.units: at most num_blocks ({num_blocks}) "
+                         f"decisions per patch, got {cfg['units']}")
+    for key in ('target', 'threshold'):
+        if not isinstance(cfg[key], (int, float)) or not 0 <= cfg[key] <= 1:
+            raise ValueError(f'model.generator.routing.{key}: expected a number in [0, 1], '
+                             f'got {cfg[key]!r}')
+    if not 0 < cfg['min_temperature'] <= cfg['temperature']:
+        raise ValueError('model.generator.routing: expected 0 < min_temperature <= '
+                         f"temperature, got {cfg['min_temperature']!r} and "
+                         f"{cfg['temperature']!r}")
+    if cfg['inference'] not in ROUTING_MODES:
+        raise ValueError(f"model.generator.routing.inference: expected one of "
+                         f"{ROUTING_MODES}, got {cfg['inference']!r}")
+    return cfg
+
+
+@MODELS.register_module()
+class RoutedBasicVSRNet(BasicVSRNet):
+    """BasicVSRNet whose residual blocks run per patch where an estimator says so.
+
+    Args:
+        mid_channels, num_blocks, spynet_pretrained: As ``BasicVSRNet``.
+        routing (dict, optional): Keys of :data:`ROUTING_DEFAULTS`.
+    """
+
+    def __init__(self, mid_channels=64, num_blocks=30, spynet_pretrained=None, routing=None):
+        super().__init__(mid_channels=mid_channels, num_blocks=num_blocks,
+                         spynet_pretrained=spynet_pretrained)
+        self.routing = _check_routing(routing, num_blocks)
+        self.num_blocks = num_blocks
+        _check_residual_blocks(self)
+        self._convs = generator_convs(self, num_blocks, 'basicvsr')
+        for branch in roles.BRANCHES:  # backward_router, forward_router
+            setattr(self, f'{branch}_router', ConfidenceEstimator(
+                mid_channels, self.routing['units'], self.routing['patch'],
+                self.routing['hidden']))
+        # Training forwards seen (the temperature schedule); checkpointed.
+        self.register_buffer('route_iter', torch.zeros((), dtype=torch.long))
+        self.threshold = float(self.routing['threshold'])
+        self.executed = []  # (executed fraction, weight) of the last forward
+
+    def convs(self) -> Dict[str, nn.Conv2d]:
+        return self._convs
+
+    def temperature(self) -> float:
+        cfg = self.routing
+        if cfg['anneal_iters'] == 0:
+            return cfg['min_temperature']
+        progress = min(1.0, int(self.route_iter) / cfg['anneal_iters'])
+        return cfg['temperature'] + progress * (cfg['min_temperature'] - cfg['temperature'])
+
+    def executed_fraction(self) -> float:
+        """Share of (block, patch) pairs the last forward ran."""
+        total = sum(w for _, w in self.executed)
+        return sum(float(f) * w for f, w in self.executed) / total if total else 1.0
+
+    def forward(self, lrs):
+        convs, cfg = self.convs(), self.routing
+        training = self.training and torch.is_grad_enabled()
+        if training:
+            self.route_iter += 1
+        temperature = self.temperature()
+        self.executed, self.train_gates = [], []
+
+        def branch_step(branch, lr, hidden, extra, refill):
+            feat = F.leaky_relu(convs[f'{branch}.input'](torch.cat([lr, hidden], dim=1)), 0.1)
+            frame = self._frame_index[branch]
+            self._frame_index[branch] += 1
+            gates, mode = None, cfg['inference']
+            if not (cfg['refresh_interval'] and frame % cfg['refresh_interval'] == 0):
+                logits = getattr(self, f'{branch}_router')(feat)
+                if training:
+                    gates, mode = gumbel_sigmoid_gates(logits, temperature), 'masked'
+                    self.train_gates.append(gates)
+                else:
+                    gates = hard_gates(logits, self.threshold)
+            weight = lr.size(0)
+            self.executed.append((1.0 if gates is None else gates.float().mean().detach(),
+                                  weight))
+            return routed_residual_blocks(convs, branch, self.num_blocks, feat, gates,
+                                          cfg['patch'], mode)
+
+        # Frames in processing order per branch: the backward branch meets
+        # the last frame first, so "every k-th frame" counts from each
+        # branch's own start.
+        self._frame_index = {branch: 0 for branch in roles.BRANCHES}
+        return recurrent_forward(
+            self, lrs, branch_step,
+            lambda lr, fb, ff: roles.plain_reconstruct(convs, lr, fb, ff),
+            (self.mid_channels, self.mid_channels))
+
+    def compute_loss(self) -> torch.Tensor:
+        """The last training forward's ``(executed - target)^2`` (refreshed
+        frames excluded: they are not the estimator's choice)."""
+        if not self.train_gates:
+            return next(self.parameters()).new_zeros(())
+        return compute_loss(torch.cat([g.flatten() for g in self.train_gates]),
+                            self.routing['target'])
+
+
+@MODELS.register_module()
+class RoutedBasicVSR(BasicVSR):
+    """MMagic's BasicVSR whose loss dict adds the generator's ``loss_compute``.
+
+    Args:
+        compute_weight (float): Weight of ``loss_compute``.
+        generator, pixel_loss, ...: As ``BasicVSR``.
+    """
+
+    def __init__(self, generator, pixel_loss, compute_weight=1.0, **kwargs):
+        super().__init__(generator=generator, pixel_loss=pixel_loss, **kwargs)
+        if not isinstance(compute_weight, (int, float)) or compute_weight < 0:
+            raise ValueError(f'model.compute_weight: expected a number >= 0, got '
+                             f'{compute_weight!r}')
+        self.compute_weight = float(compute_weight)
+
+    def forward_train(self, inputs, data_samples=None, **kwargs):
+        losses = super().forward_train(inputs, data_samples, **kwargs)
+        if not hasattr(self.generator, 'compute_loss'):
+            raise TypeError(f'RoutedBasicVSR needs a routed generator (RoutedBasicVSRNet), '
+                            f'got {type(self.generator).__name__}')
+        losses['loss_compute'] = self.compute_weight * self.generator.compute_loss()
+        return losses
