@@ -15,7 +15,8 @@ CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=Tr
 def test_config_inherits_stock_and_parses(path):
     from mmengine.config import Config
     cfg = Config.fromfile(path)
-    assert cfg.model.type in ('BasicVSR', 'SSLBasicVSR', 'TemporalFinetuneBasicVSR')
+    assert cfg.model.type in ('BasicVSR', 'SSLBasicVSR', 'TemporalFinetuneBasicVSR',
+                              'RoutedBasicVSR')
     generator = cfg.model.generator
     # No pretrained weights to download: SPyNet/EDVR URLs are unreachable here.
     if 'tiny' in path:

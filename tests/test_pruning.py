@@ -278,3 +278,22 @@ def test_rounded_choice_stays_within_the_target():
             if c < importance[n].numel():
                 assert cost(dict(counts, **{n: min(c + 8, importance[n].numel())})) \
                     > share * dense
+
+
+def test_pruned_generator_starts_from_the_stock_initialisation():
+    """Trained from scratch (the narrow baseline), a pruned model must start as
+    the stock one does: MMagic scales its residual blocks' kaiming init by 0.1."""
+    torch.manual_seed(0)
+    stock = BasicVSRNet(mid_channels=32, num_blocks=2)
+    kept = {g: list(range(n)) for g, n in core.channel_groups(
+        core_convs(stock)).items()}
+    pruned = PrunedBasicVSRNet(ChannelSpec('BasicVSRNet', 32, 2, 'aligned', kept).to_dict())
+    for role in ('backward.block0.conv1', 'forward.block1.conv2', 'upsample1'):
+        dense_std = float(core_convs(stock)[role].weight.std())
+        pruned_std = float(pruned.convs()[role].weight.std())
+        assert pruned_std == pytest.approx(dense_std, rel=0.2), role
+
+
+def core_convs(net):
+    from vsr_multigrid.engine.pruning import generator_convs
+    return generator_convs(net, 2, 'basicvsr')

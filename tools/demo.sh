@@ -4,7 +4,7 @@
 # both on the held-out clips, print the comparison against the bicubic line
 # and write frame.png (bicubic | stock | multigrid | ground truth, zoomed).
 #
-#   bash tools/demo.sh            # one seed each (about 25 minutes on 2 CPU cores)
+#   bash tools/demo.sh            # one seed each (about 27 minutes on 2 CPU cores)
 #   bash tools/demo.sh --full     # the bench of docs/BENCHMARKS.md: every preset,
 #                                 # 3 seeds for the stock and the multigrid run (2 hours)
 # Both run in the calibrated CPU regime (configs/basicvsr/basicvsr_tiny_demo.py)

@@ -24,7 +24,7 @@ import torch
 from mmagic.models.editors.basicvsr.basicvsr import BasicVSR
 from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
 from mmagic.models.editors.iconvsr.iconvsr_net import IconVSRNet
-from mmagic.models.utils import flow_warp
+from mmagic.models.utils import default_init_weights, flow_warp
 from mmagic.registry import MODELS
 from torch import nn
 
@@ -261,9 +261,16 @@ class _Pruned:
         for role, (c_in, c_out) in shapes.items():
             old = self.get_submodule(names[role])
             parent, _, attr = names[role].rpartition('.')
-            setattr(self.get_submodule(parent) if parent else self, attr,
-                    nn.Conv2d(c_in, c_out, old.kernel_size, old.stride, old.padding,
-                              bias=old.bias is not None))
+            conv = nn.Conv2d(c_in, c_out, old.kernel_size, old.stride, old.padding,
+                             bias=old.bias is not None)
+            # The stock initialisation, for a pruned architecture trained from
+            # scratch: MMagic's residual blocks scale kaiming by 0.1, its
+            # PixelShufflePack by 1, the other convs keep torch's default.
+            if '.block' in role:
+                default_init_weights(conv, 0.1)
+            elif role.startswith('upsample'):
+                default_init_weights(conv, 1)
+            setattr(self.get_submodule(parent) if parent else self, attr, conv)
         for branch in core.BRANCHES:
             index = spec.index(f'{branch}_stream') if spec.stream_mode == 'rsc' else None
             # Not in the state dict: the spec, not the checkpoint, defines the layout.

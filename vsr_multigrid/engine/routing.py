@@ -96,6 +96,10 @@ class RoutedBasicVSRNet(BasicVSRNet):
         self.register_buffer('route_iter', torch.zeros((), dtype=torch.long))
         self.threshold = float(self.routing['threshold'])
         self.executed = []  # (executed fraction, weight) of the last forward
+        # When True, the last forward's decisions are kept per branch and
+        # frame index: {(branch, t): bool (n, units, gh, gw) or None (all ran)}.
+        self.record_maps = False
+        self.gate_maps = {}
 
     def convs(self) -> Dict[str, nn.Conv2d]:
         return self._convs
@@ -132,6 +136,9 @@ class RoutedBasicVSRNet(BasicVSRNet):
                     self.train_gates.append(gates)
                 else:
                     gates = hard_gates(logits, self.threshold)
+            if self.record_maps:
+                t = frame if branch == 'forward' else self._num_frames - 1 - frame
+                self.gate_maps[(branch, t)] = None if gates is None else gates.detach().bool()
             weight = lr.size(0)
             self.executed.append((1.0 if gates is None else gates.float().mean().detach(),
                                   weight))
@@ -142,6 +149,7 @@ class RoutedBasicVSRNet(BasicVSRNet):
         # the last frame first, so "every k-th frame" counts from each
         # branch's own start.
         self._frame_index = {branch: 0 for branch in roles.BRANCHES}
+        self._num_frames, self.gate_maps = lrs.size(1), {}
         return recurrent_forward(
             self, lrs, branch_step,
             lambda lr, fb, ff: roles.plain_reconstruct(convs, lr, fb, ff),

@@ -1,0 +1,172 @@
+"""Skip routing at test time: executed fraction, measured speed-up and PSNR per clip.
+
+    python tools/route_report.py CONFIG CHECKPOINT --thresholds 0.3 0.5 0.7 \
+        --out work_dirs/route_report
+
+CONFIG is a routed config (``RoutedBasicVSRNet``) and CHECKPOINT its trained
+weights. For each test-time threshold it runs the generator on every
+validation clip (LR frames as the model sees them), and reports per clip the
+share of (block, patch) pairs that ran, the latency per frame against the
+dense ``BasicVSRNet`` with the same weights (median of ``--repeats`` runs,
+after one warm-up), and PSNR (RGB, whole frames, MMagic's ``psnr``) for both.
+It writes ``report.md``/``report.json`` and ``patch_map.png``: one frame of
+``--clip`` next to a map of how many residual blocks ran in each patch (both
+branches) at the first threshold. Run it alone on the machine: it times.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+
+def timed(net, clip, repeats: int):
+    """Output and median seconds of ``net(clip)`` (one warm-up run)."""
+    import torch
+    times = []
+    with torch.inference_mode():
+        for i in range(repeats + 1):
+            start = time.perf_counter()
+            out = net(clip)
+            if i:
+                times.append(time.perf_counter() - start)
+    return out, statistics.median(times)
+
+
+def blocks_ran_map(net, t: int):
+    """Per patch of frame ``t``: residual blocks run, both branches summed."""
+    import numpy as np
+    from vsr_multigrid.routing.blocks import unit_of
+    total = None
+    for branch in ('backward', 'forward'):
+        gates = net.gate_maps[(branch, t)]
+        if gates is None:
+            continue
+        per_unit = np.zeros(gates.shape[1])
+        for k in range(net.num_blocks):
+            per_unit[unit_of(k, net.num_blocks, gates.shape[1])] += 1
+        counts = (gates[0].float().numpy() * per_unit[:, None, None]).sum(0)
+        total = counts if total is None else total + counts
+    return total
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--thresholds', type=float, nargs='+', default=[0.5])
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--clip', type=int, default=0, help='clip of the patch-map PNG')
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--cfg-options', nargs='+', default=[])
+    args = parser.parse_args(argv)
+    if any(not 0 <= t <= 1 for t in args.thresholds):
+        parser.error('--thresholds: expected confidences in [0, 1]')
+    import numpy as np
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    import vsr_multigrid  # noqa: F401
+    from mmagic.evaluation.metrics.psnr import psnr
+    from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+    from mmagic.registry import DATASETS, MODELS
+    from benchmark import machine, parse_cfg_options
+
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
+    init_default_scope(cfg.get('default_scope', 'mmagic'))
+    gen_cfg = cfg.model.generator
+    if gen_cfg.get('type') != 'RoutedBasicVSRNet':
+        raise SystemExit(f"{args.config}: model.generator.type is {gen_cfg.get('type')!r}, "
+                         'expected RoutedBasicVSRNet')
+    routed = MODELS.build(gen_cfg).eval()
+    state = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
+    weights = {k[len('generator.'):]: v for k, v in state.get('state_dict', state).items()
+               if k.startswith('generator.')}
+    routed.load_state_dict(weights, strict=True)
+    dense = BasicVSRNet(mid_channels=routed.mid_channels, num_blocks=routed.num_blocks).eval()
+    missing, unexpected = dense.load_state_dict(weights, strict=False)
+    if missing or any(not k.startswith(('backward_router', 'forward_router', 'route_iter'))
+                      for k in unexpected):
+        raise SystemExit(f'{args.checkpoint}: the dense generator does not fit its weights '
+                         f'(missing {missing[:3]})')
+    dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    clips = []
+    for index in range(len(dataset)):
+        sample = dataset[index]
+        gt = np.asarray(sample['data_samples'].gt_img).transpose(0, 2, 3, 1).astype(np.float32)
+        key = str(dataset.get_data_info(index).get('key', index))
+        clips.append((key, sample['inputs'].float().unsqueeze(0) / 255.0, gt))
+
+    def scores(out, gt):
+        frames = out[0].clamp(0, 1).mul(255).numpy().transpose(0, 2, 3, 1)
+        return float(np.mean([psnr(g, f) for f, g in zip(frames, gt)]))
+
+    rows = []
+    for key, lrs, gt in clips:
+        out, seconds = timed(dense, lrs, args.repeats)
+        rows.append(dict(clip=key, threshold=None, executed=1.0, psnr=scores(out, gt),
+                         ms_per_frame=1000 * seconds / lrs.size(1)))
+    dense_by_clip = {r['clip']: r for r in rows}
+    for threshold in args.thresholds:
+        routed.threshold = threshold
+        for key, lrs, gt in clips:
+            out, seconds = timed(routed, lrs, args.repeats)
+            ms = 1000 * seconds / lrs.size(1)
+            rows.append(dict(clip=key, threshold=threshold,
+                             executed=routed.executed_fraction(), psnr=scores(out, gt),
+                             ms_per_frame=ms,
+                             speedup=dense_by_clip[key]['ms_per_frame'] / ms))
+    lines = [f'Machine: {machine()}. Checkpoint: {args.checkpoint}.', '',
+             '| threshold | clip | executed | ms/frame | speed-up vs dense | PSNR | vs dense |',
+             '|---|---|---|---|---|---|---|']
+    for row in rows:
+        base = dense_by_clip[row['clip']]
+        label = 'dense' if row['threshold'] is None else f"{row['threshold']:g}"
+        lines.append(f"| {label} | {row['clip']} | {row['executed']:.3f} | "
+                     f"{row['ms_per_frame']:.1f} | {row.get('speedup', 1.0):.2f}x | "
+                     f"{row['psnr']:.3f} | {row['psnr'] - base['psnr']:+.3f} |")
+    os.makedirs(args.out, exist_ok=True)
+    text = '\n'.join(lines)
+    print(text)
+    with open(osp.join(args.out, 'report.md'), 'w') as f:
+        f.write(text + '\n')
+    with open(osp.join(args.out, 'report.json'), 'w') as f:
+        json.dump(dict(config=args.config, checkpoint=args.checkpoint, rows=rows), f, indent=1)
+
+    # The patch map of one frame at the first threshold.
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    key, lrs, gt = clips[args.clip]
+    routed.threshold, routed.record_maps = args.thresholds[0], True
+    with torch.inference_mode():
+        routed(lrs)
+    t = lrs.size(1) // 2
+    counts = blocks_ran_map(routed, t)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    axes[0].imshow(gt[t].astype(np.uint8))
+    axes[0].set_title(f'clip {key}, frame {t} (ground truth)', fontsize=9)
+    if counts is None:
+        counts = np.full((1, 1), 2 * routed.num_blocks)
+    image = axes[1].imshow(counts, cmap='viridis', vmin=0, vmax=2 * routed.num_blocks,
+                           interpolation='nearest')
+    axes[1].set_title(f'residual blocks run per {routed.routing["patch"]}px LR patch, both '
+                      f'branches (of {2 * routed.num_blocks}), threshold '
+                      f'{args.thresholds[0]:g}', fontsize=9)
+    fig.colorbar(image, ax=axes[1], fraction=0.04)
+    for ax in axes:
+        ax.axis('off')
+    fig.tight_layout()
+    fig.savefig(osp.join(args.out, 'patch_map.png'), dpi=110)
+    print(f"wrote {osp.join(args.out, 'patch_map.png')}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
