@@ -108,14 +108,19 @@ def test_straight_through_gates_are_binary_with_gradients():
 
 
 # -- the MMagic generator ----------------------------------------------------
-def _routed(threshold=0.5, seed=0, **routing):
+def _routed(threshold=0.5, seed=0, arch='basicvsr', **routing):
     from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+    from mmagic.models.editors.iconvsr.iconvsr_net import IconVSRNet
 
-    from vsr_multigrid.engine.routing import RoutedBasicVSRNet
+    from vsr_multigrid.engine.routing import RoutedBasicVSRNet, RoutedIconVSRNet
+    stock_type, routed_type, keys = dict(
+        basicvsr=(BasicVSRNet, RoutedBasicVSRNet, dict(mid_channels=8, num_blocks=2)),
+        # IconVSR's EDVR is fixed at 64 channels; 5+ frames for its refill
+        iconvsr=(IconVSRNet, RoutedIconVSRNet, dict(mid_channels=64, num_blocks=2,
+                                                    keyframe_stride=3)))[arch]
     torch.manual_seed(seed)
-    stock = BasicVSRNet(mid_channels=8, num_blocks=2).eval()
-    routed = RoutedBasicVSRNet(mid_channels=8, num_blocks=2,
-                               routing=dict(patch=5, threshold=threshold, **routing)).eval()
+    stock = stock_type(**keys).eval()
+    routed = routed_type(**keys, routing=dict(patch=5, threshold=threshold, **routing)).eval()
     missing, unexpected = routed.load_state_dict(stock.state_dict(), strict=False)
     assert not unexpected and all(k.startswith(('backward_router.', 'forward_router.',
                                                  'route_iter')) for k in missing)
@@ -130,9 +135,10 @@ def _lr_clip(t=3):
     return torch.rand(1, t, 3, 17, 14, generator=torch.Generator().manual_seed(5))
 
 
-def test_routed_generator_all_open_is_the_stock_one_and_all_closed_skips_blocks():
-    stock, routed = _routed(threshold=0.0)
-    clip = _lr_clip()
+@pytest.mark.parametrize('arch', ['basicvsr', 'iconvsr'])
+def test_routed_generator_all_open_is_the_stock_one_and_all_closed_skips_blocks(arch):
+    stock, routed = _routed(threshold=0.0, arch=arch)
+    clip = _lr_clip(t=6 if arch == 'iconvsr' else 3)
     with torch.no_grad():
         assert torch.allclose(routed(clip), stock(clip), atol=1e-6)
         assert routed.executed_fraction() == 1.0
@@ -145,9 +151,10 @@ def test_routed_generator_all_open_is_the_stock_one_and_all_closed_skips_blocks(
         assert torch.allclose(closed, stock(clip), atol=1e-6)
 
 
-def test_routed_generator_sparse_equals_masked_and_refresh_runs_everything():
-    _, routed = _routed()
-    clip = _lr_clip(t=4)
+@pytest.mark.parametrize('arch', ['basicvsr', 'iconvsr'])
+def test_routed_generator_sparse_equals_masked_and_refresh_runs_everything(arch):
+    _, routed = _routed(arch=arch)
+    clip = _lr_clip(t=6 if arch == 'iconvsr' else 4)
     with torch.no_grad():
         sparse = routed(clip)
         fraction = routed.executed_fraction()
@@ -155,7 +162,7 @@ def test_routed_generator_sparse_equals_masked_and_refresh_runs_everything():
         masked = routed(clip)
     assert 0 < fraction < 1
     assert torch.allclose(sparse, masked, atol=1e-5)
-    stock, refreshed = _routed(refresh_interval=1)
+    stock, refreshed = _routed(refresh_interval=1, arch=arch)
     with torch.no_grad():
         assert torch.allclose(refreshed(clip), stock(clip), atol=1e-6)
         assert refreshed.executed_fraction() == 1.0
@@ -187,3 +194,19 @@ def test_routing_keys_are_checked():
         RoutedBasicVSRNet(8, 2, routing=dict(units=3))
     with pytest.raises(ValueError, match='threshold'):
         RoutedBasicVSRNet(8, 2, routing=dict(threshold=2))
+
+
+def test_routed_checkpoint_round_trip():
+    import copy
+    _, routed = _routed(anneal_iters=4)
+    routed.train()
+    routed(_lr_clip())  # one training forward: route_iter 1, temperature moved
+    state = copy.deepcopy(routed.state_dict())
+    _, fresh = _routed(seed=3, anneal_iters=4)
+    fresh.load_state_dict(state)
+    assert int(fresh.route_iter) == 1 and fresh.temperature() == routed.temperature()
+    routed.eval()
+    fresh.eval()
+    clip = _lr_clip()
+    with torch.no_grad():
+        assert torch.equal(fresh(clip), routed(clip))

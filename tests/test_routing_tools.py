@@ -36,3 +36,18 @@ def test_phase1_trains_only_the_estimators_then_the_report_runs(demo_data, tmp_p
                      for t in (0.3, 0.9))
         assert low['executed'] >= high['executed']
     assert (out / 'patch_map.png').stat().st_size > 1000
+
+
+def test_phase1_two_processes(demo_data, tmp_path):
+    work = tmp_path / 'ddp'
+    train(PHASE1, work, demo_data,
+          ROUTED_SMALL + ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+                          'default_hooks.checkpoint.interval=2'], nproc=2, port=29535)
+    state = torch.load(work / 'iter_2.pth', map_location='cpu')['state_dict']
+    assert int(state['generator.route_iter']) == 2
+    import glob
+    logged = []
+    for path in glob.glob(str(work / '*' / 'vis_data' / 'scalars.json')):
+        with open(path) as f:
+            logged += [json.loads(line).get('loss_compute') for line in f]
+    assert any(v is not None for v in logged)

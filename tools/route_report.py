@@ -3,8 +3,8 @@
     python tools/route_report.py CONFIG CHECKPOINT --thresholds 0.3 0.5 0.7 \
         --out work_dirs/route_report
 
-CONFIG is a routed config (``RoutedBasicVSRNet``) and CHECKPOINT its trained
-weights. For each test-time threshold it runs the generator on every
+CONFIG is a routed config (``RoutedBasicVSRNet``/``RoutedIconVSRNet``) and
+CHECKPOINT its trained weights. For each test-time threshold it runs the generator on every
 validation clip (LR frames as the model sees them), and reports per clip the
 share of (block, patch) pairs that ran, the latency per frame against the
 dense ``BasicVSRNet`` with the same weights (median of ``--repeats`` runs,
@@ -73,7 +73,6 @@ def main(argv=None):
     from mmengine.registry import init_default_scope
     import vsr_multigrid  # noqa: F401
     from mmagic.evaluation.metrics.psnr import psnr
-    from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
     from mmagic.registry import DATASETS, MODELS
     from benchmark import machine, parse_cfg_options
 
@@ -81,15 +80,18 @@ def main(argv=None):
     cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     gen_cfg = cfg.model.generator
-    if gen_cfg.get('type') != 'RoutedBasicVSRNet':
+    if gen_cfg.get('type') not in ('RoutedBasicVSRNet', 'RoutedIconVSRNet'):
         raise SystemExit(f"{args.config}: model.generator.type is {gen_cfg.get('type')!r}, "
-                         'expected RoutedBasicVSRNet')
+                         'expected RoutedBasicVSRNet or RoutedIconVSRNet')
     routed = MODELS.build(gen_cfg).eval()
     state = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
     weights = {k[len('generator.'):]: v for k, v in state.get('state_dict', state).items()
                if k.startswith('generator.')}
     routed.load_state_dict(weights, strict=True)
-    dense = BasicVSRNet(mid_channels=routed.mid_channels, num_blocks=routed.num_blocks).eval()
+    # The stock generator of the same keys, without routing.
+    dense_cfg = dict(gen_cfg, type=gen_cfg['type'][len('Routed'):])
+    dense_cfg.pop('routing', None)
+    dense = MODELS.build(dense_cfg).eval()
     missing, unexpected = dense.load_state_dict(weights, strict=False)
     if missing or any(not k.startswith(('backward_router', 'forward_router', 'route_iter'))
                       for k in unexpected):

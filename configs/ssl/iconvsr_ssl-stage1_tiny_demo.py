@@ -6,3 +6,5 @@ model = dict(
     type='SSLBasicVSR',
     generator=dict(type='SSLIconVSRNet', stream_mode='aligned',
                    sparsity=dict(ratio=0.5, interval=5, delta=1e-4, limit=0.1)))
+# As basicvsr_ssl-stage1_tiny_demo.py: a short stage 1 needs the scales' LR 10x.
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'generator.ssl': dict(lr_mult=10.0)}))

@@ -1,21 +1,22 @@
 """MMagic adapters of skip routing: a routed BasicVSR generator and its model.
 
 The method lives in :mod:`vsr_multigrid.routing` (plain torch); this module
-maps MMagic's ``BasicVSRNet`` names to roles (the same map as the pruning
+maps MMagic's ``BasicVSRNet``/``IconVSRNet`` names to roles (the same map as the pruning
 adapters), adds one confidence estimator per branch and puts the compute
 loss in the model's loss dict.
 
-- ``RoutedBasicVSRNet``: the stock generator (same parameter names, so a
-  dense checkpoint loads) whose residual blocks run under per-patch gates.
+- ``RoutedBasicVSRNet`` / ``RoutedIconVSRNet``: the stock generator (same
+  parameter names, so a dense checkpoint loads) whose residual blocks run
+  under per-patch gates.
 - ``RoutedBasicVSR``: MMagic's ``BasicVSR`` whose loss dict adds
   ``loss_compute`` (executed fraction pulled to the target).
 """
 from typing import Dict
 
 import torch
-import torch.nn.functional as F
 from mmagic.models.editors.basicvsr.basicvsr import BasicVSR
 from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+from mmagic.models.editors.iconvsr.iconvsr_net import IconVSRNet
 from mmagic.registry import MODELS
 from torch import nn
 
@@ -24,7 +25,7 @@ from ..routing.blocks import ROUTING_MODES, routed_residual_blocks
 from ..routing.gates import ConfidenceEstimator, compute_loss, gumbel_sigmoid_gates, hard_gates
 from .pruning import _check_residual_blocks, generator_convs, recurrent_forward
 
-__all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedBasicVSR']
+__all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedBasicVSR']
 
 #: ``patch``: LR pixels per side of a decision; ``units``: decisions per
 #: patch and branch (consecutive blocks share one; None: one per block);
@@ -72,22 +73,17 @@ def _check_routing(cfg, num_blocks: int) -> dict:
     return cfg
 
 
-@MODELS.register_module()
-class RoutedBasicVSRNet(BasicVSRNet):
-    """BasicVSRNet whose residual blocks run per patch where an estimator says so.
+class _Routed:
+    """Skip routing shared by the BasicVSR and IconVSR generators (a mixin
+    before the stock class)."""
 
-    Args:
-        mid_channels, num_blocks, spynet_pretrained: As ``BasicVSRNet``.
-        routing (dict, optional): Keys of :data:`ROUTING_DEFAULTS`.
-    """
+    ARCH = None
 
-    def __init__(self, mid_channels=64, num_blocks=30, spynet_pretrained=None, routing=None):
-        super().__init__(mid_channels=mid_channels, num_blocks=num_blocks,
-                         spynet_pretrained=spynet_pretrained)
+    def _setup_routing(self, mid_channels: int, num_blocks: int, routing) -> None:
         self.routing = _check_routing(routing, num_blocks)
         self.num_blocks = num_blocks
         _check_residual_blocks(self)
-        self._convs = generator_convs(self, num_blocks, 'basicvsr')
+        self._convs = generator_convs(self, num_blocks, self.ARCH)
         for branch in roles.BRANCHES:  # backward_router, forward_router
             setattr(self, f'{branch}_router', ConfidenceEstimator(
                 mid_channels, self.routing['units'], self.routing['patch'],
@@ -125,7 +121,7 @@ class RoutedBasicVSRNet(BasicVSRNet):
         self.executed, self.train_gates = [], []
 
         def branch_step(branch, lr, hidden, extra, refill):
-            feat = F.leaky_relu(convs[f'{branch}.input'](torch.cat([lr, hidden], dim=1)), 0.1)
+            feat = roles.branch_input(convs, branch, lr, hidden, extra, refill)
             frame = self._frame_index[branch]
             self._frame_index[branch] += 1
             gates, mode = None, cfg['inference']
@@ -162,6 +158,44 @@ class RoutedBasicVSRNet(BasicVSRNet):
             return next(self.parameters()).new_zeros(())
         return compute_loss(torch.cat([g.flatten() for g in self.train_gates]),
                             self.routing['target'])
+
+
+@MODELS.register_module()
+class RoutedBasicVSRNet(_Routed, BasicVSRNet):
+    """BasicVSRNet whose residual blocks run per patch where an estimator says so.
+
+    Args:
+        mid_channels, num_blocks, spynet_pretrained: As ``BasicVSRNet``.
+        routing (dict, optional): Keys of :data:`ROUTING_DEFAULTS`.
+    """
+
+    ARCH = 'basicvsr'
+
+    def __init__(self, mid_channels=64, num_blocks=30, spynet_pretrained=None, routing=None):
+        super().__init__(mid_channels=mid_channels, num_blocks=num_blocks,
+                         spynet_pretrained=spynet_pretrained)
+        self._setup_routing(mid_channels, num_blocks, routing)
+
+
+@MODELS.register_module()
+class RoutedIconVSRNet(_Routed, IconVSRNet):
+    """IconVSRNet whose residual blocks run per patch (keyframe refill, EDVR
+    and SPyNet always run).
+
+    Args:
+        mid_channels, num_blocks, keyframe_stride, padding, spynet_pretrained,
+            edvr_pretrained: As ``IconVSRNet``.
+        routing (dict, optional): Keys of :data:`ROUTING_DEFAULTS`.
+    """
+
+    ARCH = 'iconvsr'
+
+    def __init__(self, mid_channels=64, num_blocks=30, keyframe_stride=5, padding=2,
+                 spynet_pretrained=None, edvr_pretrained=None, routing=None):
+        super().__init__(mid_channels=mid_channels, num_blocks=num_blocks,
+                         keyframe_stride=keyframe_stride, padding=padding,
+                         spynet_pretrained=spynet_pretrained, edvr_pretrained=edvr_pretrained)
+        self._setup_routing(mid_channels, num_blocks, routing)
 
 
 @MODELS.register_module()

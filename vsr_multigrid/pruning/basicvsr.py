@@ -44,7 +44,7 @@ from ..nets.recurrence import bilinear_base
 
 __all__ = ['BRANCHES', 'ARCHS', 'STREAM_MODES', 'roles', 'arch_of', 'channel_groups',
            'check_convs',
-           'sparse_branch_step', 'sparse_reconstruct', 'pruned_branch_step',
+           'sparse_branch_step', 'sparse_reconstruct', 'branch_input', 'pruned_branch_step',
            'plain_reconstruct', 'channel_importance', 'slice_weights', 'pruned_shapes',
            'group_macs', 'count_macs', 'count_params', 'load_weights', 'zero_removed']
 
@@ -161,6 +161,15 @@ def sparse_reconstruct(convs, scales, lr, backward_feat, forward_feat,
 
 
 # -- stage 2: the physically smaller model -----------------------------------
+def branch_input(convs, branch: str, lr: torch.Tensor, hidden: torch.Tensor,
+                 extra: Sequence = (), refill: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """A branch's input conv (after IconVSR's keyframe refill), any widths:
+    what its residual blocks start from."""
+    if refill is not None:
+        hidden = convs[f'{branch}.refill'](torch.cat([hidden, refill], dim=1))
+    return F.leaky_relu(convs[f'{branch}.input'](torch.cat([lr, *extra, hidden], dim=1)), 0.1)
+
+
 def pruned_branch_step(convs, branch: str, num_blocks: int,
                        stream_index: Optional[torch.Tensor], lr: torch.Tensor,
                        hidden: torch.Tensor, extra: Sequence = (),
@@ -171,9 +180,7 @@ def pruned_branch_step(convs, branch: str, num_blocks: int,
     blocks dense) and the kept stream channels for RSC (full-width identity,
     blocks read and write those channels only).
     """
-    if refill is not None:
-        hidden = convs[f'{branch}.refill'](torch.cat([hidden, refill], dim=1))
-    feat = F.leaky_relu(convs[f'{branch}.input'](torch.cat([lr, *extra, hidden], dim=1)), 0.1)
+    feat = branch_input(convs, branch, lr, hidden, extra, refill)
     for k in range(num_blocks):
         conv1, conv2 = convs[f'{branch}.block{k}.conv1'], convs[f'{branch}.block{k}.conv2']
         if stream_index is None:
