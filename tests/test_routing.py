@@ -232,3 +232,27 @@ def test_still_clip_moves_only_in_its_box(tmp_path):
     assert (tmp_path / 'meta_info_val.txt').read_text().startswith('000 6 (')
     with pytest.raises(ValueError, match='moving_box'):
         build_still_clip(demo_video_paths()[0], str(tmp_path), moving_box=(0.5, 0, 0.2, 1))
+
+
+def test_replayed_decisions_drive_a_wider_model():
+    """A 2-block model's per-unit decisions, replayed on a 4-block model,
+    skip the blocks of each unit where the small model skipped it."""
+    _, small = _routed()
+    clip = _lr_clip()
+    small.record_maps = True
+    with torch.no_grad():
+        small(clip)
+    maps = small.gate_maps
+    assert len(maps) == 2 * clip.size(1)
+    from vsr_multigrid.engine.routing import RoutedBasicVSRNet
+    torch.manual_seed(1)
+    wide = RoutedBasicVSRNet(mid_channels=12, num_blocks=4,
+                             routing=dict(patch=5, units=2)).eval()
+    wide.forced_maps = maps
+    with torch.no_grad():
+        replayed = wide(clip)
+        fraction = wide.executed_fraction()
+        wide.routing['inference'] = 'masked'
+        masked = wide(clip)
+    assert fraction == pytest.approx(small.executed_fraction())
+    assert torch.allclose(replayed, masked, atol=1e-5)

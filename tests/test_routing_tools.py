@@ -27,6 +27,7 @@ def test_phase1_trains_only_the_estimators_then_the_report_runs(demo_data, tmp_p
     out = tmp_path / 'report'
     proc = run_tool([sys.executable, 'tools/route_report.py', PHASE1, str(work / 'iter_2.pth'),
                      '--thresholds', '0.3', '0.9', '--repeats', '1', '--out', str(out),
+                     '--replay-width', '8', '2',
                      '--cfg-options', *ROUTED_SMALL], demo_data)
     assert '| threshold |' in proc.stdout
     rows = json.load(open(out / 'report.json'))['rows']
@@ -35,6 +36,7 @@ def test_phase1_trains_only_the_estimators_then_the_report_runs(demo_data, tmp_p
         low, high = (next(r for r in rows if r['clip'] == clip and r['threshold'] == t)
                      for t in (0.3, 0.9))
         assert low['executed'] >= high['executed']
+    assert all(r['wide_speedup'] > 0 for r in rows if r['threshold'] is not None)
     assert (out / 'patch_map.png').stat().st_size > 1000
 
 

@@ -9,6 +9,10 @@ validation clip (LR frames as the model sees them), and reports per clip the
 share of (block, patch) pairs that ran, the latency per frame against the
 dense ``BasicVSRNet`` with the same weights (median of ``--repeats`` runs,
 after one warm-up), and PSNR (RGB, whole frames, MMagic's ``psnr``) for both.
+Since at tiny widths the residual blocks are a few percent of the cost, it
+also times a generator of ``--replay-width`` (MMagic's 64 x 30 by default,
+random weights) dense and replaying the same decisions, one per unit and
+patch, each unit covering the same share of the wider model's blocks.
 It writes ``report.md``/``report.json`` and ``patch_map.png``: one frame of
 ``--clip`` next to a map of how many residual blocks ran in each patch (both
 branches) at the first threshold. Run it alone on the machine: it times.
@@ -62,6 +66,11 @@ def main(argv=None):
     parser.add_argument('--thresholds', type=float, nargs='+', default=[0.5])
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--clip', type=int, default=0, help='clip of the patch-map PNG')
+    parser.add_argument('--replay-width', type=int, nargs=2, default=[64, 30],
+                        metavar=('CHANNELS', 'BLOCKS'),
+                        help='also time a generator of this width (random weights) replaying '
+                        'the decisions the checkpoint made (default: MMagic\'s 64 x 30; '
+                        '0 0 skips)')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--cfg-options', nargs='+', default=[])
     args = parser.parse_args(argv)
@@ -109,6 +118,18 @@ def main(argv=None):
         frames = out[0].clamp(0, 1).mul(255).numpy().transpose(0, 2, 3, 1)
         return float(np.mean([psnr(g, f) for f, g in zip(frames, gt)]))
 
+    replay = None
+    if args.replay_width[0] > 0:
+        # The same architecture at another width; the calibrated model's
+        # decisions (one per unit and patch) drive its blocks, unit k
+        # covering the same share of its (more) blocks.
+        wide_keys = dict(mid_channels=args.replay_width[0], num_blocks=args.replay_width[1])
+        torch.manual_seed(0)
+        wide_routed = MODELS.build(dict(gen_cfg, **wide_keys, routing=dict(
+            gen_cfg.get('routing', {}), units=routed.routing['units']))).eval()
+        wide_dense = MODELS.build(dict(dense_cfg, **wide_keys)).eval()
+        wide_dense.load_state_dict(wide_routed.state_dict(), strict=False)
+        replay = (wide_dense, wide_routed)
     rows = []
     for key, lrs, gt in clips:
         out, seconds = timed(dense, lrs, args.repeats)
@@ -120,19 +141,36 @@ def main(argv=None):
         for key, lrs, gt in clips:
             out, seconds = timed(routed, lrs, args.repeats)
             ms = 1000 * seconds / lrs.size(1)
-            rows.append(dict(clip=key, threshold=threshold,
-                             executed=routed.executed_fraction(), psnr=scores(out, gt),
-                             ms_per_frame=ms,
-                             speedup=dense_by_clip[key]['ms_per_frame'] / ms))
+            row = dict(clip=key, threshold=threshold, executed=routed.executed_fraction(),
+                       psnr=scores(out, gt), ms_per_frame=ms,
+                       speedup=dense_by_clip[key]['ms_per_frame'] / ms)
+            if replay is not None:
+                routed.record_maps = True
+                with torch.inference_mode():
+                    routed(lrs)
+                routed.record_maps = False
+                wide_dense, wide_routed = replay
+                wide_routed.forced_maps = routed.gate_maps
+                _, dense_s = timed(wide_dense, lrs, args.repeats)
+                _, routed_s = timed(wide_routed, lrs, args.repeats)
+                wide_routed.forced_maps = None
+                row.update(wide_ms_dense=1000 * dense_s / lrs.size(1),
+                           wide_ms_routed=1000 * routed_s / lrs.size(1),
+                           wide_speedup=dense_s / routed_s)
+            rows.append(row)
+    wide = f'{args.replay_width[0]}x{args.replay_width[1]}'
     lines = [f'Machine: {machine()}. Checkpoint: {args.checkpoint}.', '',
-             '| threshold | clip | executed | ms/frame | speed-up vs dense | PSNR | vs dense |',
-             '|---|---|---|---|---|---|---|']
+             '| threshold | clip | executed | ms/frame | speed-up vs dense | PSNR | vs dense | '
+             f'{wide} replaying the decisions: ms/frame dense, routed, speed-up |',
+             '|---|---|---|---|---|---|---|---|']
     for row in rows:
         base = dense_by_clip[row['clip']]
         label = 'dense' if row['threshold'] is None else f"{row['threshold']:g}"
+        replayed = (f"{row['wide_ms_dense']:.1f}, {row['wide_ms_routed']:.1f}, "
+                    f"{row['wide_speedup']:.2f}x") if 'wide_speedup' in row else '-'
         lines.append(f"| {label} | {row['clip']} | {row['executed']:.3f} | "
                      f"{row['ms_per_frame']:.1f} | {row.get('speedup', 1.0):.2f}x | "
-                     f"{row['psnr']:.3f} | {row['psnr'] - base['psnr']:+.3f} |")
+                     f"{row['psnr']:.3f} | {row['psnr'] - base['psnr']:+.3f} | {replayed} |")
     os.makedirs(args.out, exist_ok=True)
     text = '\n'.join(lines)
     print(text)

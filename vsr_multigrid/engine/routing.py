@@ -96,6 +96,9 @@ class _Routed:
         # frame index: {(branch, t): bool (n, units, gh, gw) or None (all ran)}.
         self.record_maps = False
         self.gate_maps = {}
+        # Decisions to replay instead of the estimators' (same keys as
+        # gate_maps): times another width on the same choices.
+        self.forced_maps = None
 
     def convs(self) -> Dict[str, nn.Conv2d]:
         return self._convs
@@ -124,8 +127,11 @@ class _Routed:
             feat = roles.branch_input(convs, branch, lr, hidden, extra, refill)
             frame = self._frame_index[branch]
             self._frame_index[branch] += 1
+            t = frame if branch == 'forward' else self._num_frames - 1 - frame
             gates, mode = None, cfg['inference']
-            if not (cfg['refresh_interval'] and frame % cfg['refresh_interval'] == 0):
+            if self.forced_maps is not None:
+                gates = self.forced_maps[(branch, t)]
+            elif not (cfg['refresh_interval'] and frame % cfg['refresh_interval'] == 0):
                 logits = getattr(self, f'{branch}_router')(feat)
                 if training:
                     gates, mode = gumbel_sigmoid_gates(logits, temperature), 'masked'
@@ -133,7 +139,6 @@ class _Routed:
                 else:
                     gates = hard_gates(logits, self.threshold)
             if self.record_maps:
-                t = frame if branch == 'forward' else self._num_frames - 1 - frame
                 self.gate_maps[(branch, t)] = None if gates is None else gates.detach().bool()
             weight = lr.size(0)
             self.executed.append((1.0 if gates is None else gates.float().mean().detach(),
