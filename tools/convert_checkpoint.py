@@ -1,0 +1,52 @@
+"""Convert a BasicVSR checkpoint between MMagic and BasicSR.
+
+    python tools/convert_checkpoint.py mmagic2basicsr work_dirs/x/iter_800.pth net_g.pth
+    python tools/convert_checkpoint.py basicsr2mmagic experiments/x/models/net_g_800.pth mm.pth
+
+MMagic checkpoints hold the generator under ``state_dict`` with the prefix
+``generator.``; BasicSR network files hold it under ``params`` (or
+``params_ema``, which ``--key`` picks). The output is in the other format: a
+BasicSR ``{'params': ...}`` file for ``network_g``'s ``pretrain_network_g``,
+or an MMagic ``{'state_dict': {'generator.*': ...}}`` checkpoint that
+``tools/test.py`` loads. Unknown parameter names fail, naming them.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('direction', choices=('mmagic2basicsr', 'basicsr2mmagic'))
+    parser.add_argument('src')
+    parser.add_argument('dst')
+    parser.add_argument('--arch', default='basicvsr', choices=('basicvsr',))
+    parser.add_argument('--key', default='params',
+                        help="BasicSR input: 'params' or 'params_ema' (default params)")
+    args = parser.parse_args(argv)
+    import torch
+    from vsr_multigrid.basicsr_ext.convert import basicsr_to_mmagic, mmagic_to_basicsr
+
+    state = torch.load(args.src, map_location='cpu', weights_only=False)
+    if args.direction == 'mmagic2basicsr':
+        weights = state.get('state_dict', state)
+        generator = {k[len('generator.'):]: v for k, v in weights.items()
+                     if k.startswith('generator.')}
+        if not generator:
+            raise SystemExit(f'{args.src}: no generator.* weights (not an MMagic checkpoint)')
+        torch.save(dict(params=mmagic_to_basicsr(generator, args.arch)), args.dst)
+    else:
+        if args.key not in state:
+            raise SystemExit(f'{args.src}: no {args.key!r} (BasicSR network files hold '
+                             f"'params' and maybe 'params_ema'; found {sorted(state)[:5]})")
+        converted = basicsr_to_mmagic(state[args.key], args.arch)
+        torch.save(dict(state_dict={f'generator.{k}': v for k, v in converted.items()},
+                        meta=dict(converted_from=osp.abspath(args.src))), args.dst)
+    print(f'wrote {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
