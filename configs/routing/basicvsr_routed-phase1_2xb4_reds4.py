@@ -14,3 +14,6 @@ optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
     'generator': dict(lr_mult=0.0),
     'generator.backward_router': dict(lr_mult=1.0),
     'generator.forward_router': dict(lr_mult=1.0)}))
+# The cosine's floor is absolute (1e-7 in the stock config): with it a zero
+# LR would creep up; 0 keeps the backbone's LR exactly 0.
+param_scheduler = dict(eta_min=0.0)
