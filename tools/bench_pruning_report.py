@@ -75,7 +75,7 @@ def main(argv=None):
                   both=args.stage1_iters + args.finetune_iters,
                   all=args.dense_iters + args.stage1_iters + args.finetune_iters)
     rows = [dict(method='dense (pruned from)', share=1.0, macs_ratio=1.0, params_ratio=1.0,
-                 budget=f'{args.dense_iters} dense', **dense)]
+                 budget=f'{args.dense_iters} dense', spec=None, **dense)]
     specs = []
     for tag, share in TARGETS:
         for label, run, spec_dir, budget in METHODS:
@@ -84,10 +84,10 @@ def main(argv=None):
                 continue
             report = json.load(open(osp.join(root, spec_dir.format(tag=tag),
                                              'prune_report.json')))
-            rows.append(dict(method=label, share=share, macs_ratio=report['macs_ratio'],
-                             params_ratio=report['params_ratio'],
-                             budget=budget.format(**counts), **final(run_dir)))
             spec = osp.join(root, spec_dir.format(tag=tag), 'channel_spec.json')
+            rows.append(dict(method=label, share=share, macs_ratio=report['macs_ratio'],
+                             params_ratio=report['params_ratio'], spec=spec,
+                             budget=budget.format(**counts), **final(run_dir)))
             if spec not in specs:
                 specs.append(spec)
     latency = {}
@@ -99,12 +99,7 @@ def main(argv=None):
         for row, spec in zip(json.load(open(out))['rows'], [None] + specs):
             latency[spec] = row['ms_per_frame']
     for row in rows:
-        spec = None
-        for tag, _ in TARGETS:
-            for label, run, spec_dir, _ in METHODS:
-                if row['method'] == label and row['share'] == dict(TARGETS)[tag]:
-                    spec = osp.join(root, spec_dir.format(tag=tag), 'channel_spec.json')
-        row['ms_per_frame'] = latency.get(spec)
+        row['ms_per_frame'] = latency.get(row['spec'])
     frames = osp.join(root, 'frames.json')
     tf, notf = osp.join(root, 'ssl-tf-p25'), osp.join(root, 'ssl-notf-p25')
     if osp.isdir(tf) and osp.isdir(notf):
@@ -119,7 +114,7 @@ def main(argv=None):
     lines += ['', '| method | target MACs | MACs | params | iterations after dense | '
               'PSNR | vs dense | vs bicubic | ms/frame (LR 34x80, 25 frames) |',
               '|---|---|---|---|---|---|---|---|---|']
-    base_ms = rows[0]['ms_per_frame'] = latency.get(None)
+    base_ms = rows[0]['ms_per_frame']
     for row in rows:
         ms = row['ms_per_frame']
         speed = f'{ms:.1f} ({base_ms / ms:.2f}x)' if ms and base_ms else '-'
