@@ -1,4 +1,4 @@
-"""BasicVSR weights move between MMagic and BasicSR with identical outputs."""
+"""BasicVSR and IconVSR weights move between MMagic and BasicSR with identical outputs."""
 import glob
 import os.path as osp
 import sys
@@ -64,3 +64,31 @@ def test_convert_tool_round_trip(demo_data, tmp_path):
     proc = run_tool([sys.executable, 'tools/convert_checkpoint.py', 'basicsr2mmagic', str(src),
                      str(tmp_path / 'bad.pth')], demo_data, check=False)
     assert proc.returncode != 0 and "'params'" in proc.stdout + proc.stderr
+
+
+def test_iconvsr_weights_move_with_identical_outputs(demo_data):
+    """EDVR's extractor, the refill convs and BasicVSR's layers, on a real clip.
+
+    At MMagic's width: its IconVSRNet builds EDVR at 64 channels whatever
+    ``mid_channels`` is, BasicSR's at ``num_feat``.
+    """
+    from mmagic.models.editors.iconvsr.iconvsr_net import IconVSRNet
+
+    from vsr_multigrid.basicsr_ext import build_arch
+    from vsr_multigrid.basicsr_ext.convert import basicsr_to_mmagic, mmagic_to_basicsr
+    torch.manual_seed(0)
+    mmagic = IconVSRNet(mid_channels=64, num_blocks=1, keyframe_stride=2, padding=2).eval()
+    with torch.no_grad():  # make flow, alignment and refill all matter
+        for param in mmagic.parameters():
+            param.add_(0.01 * torch.randn_like(param))
+    basicsr = build_arch('IconVSR', num_feat=64, num_block=1, keyframe_stride=2,
+                         temporal_padding=2).eval()
+    basicsr.load_state_dict(mmagic_to_basicsr(mmagic.state_dict(), 'iconvsr'), strict=True)
+    clip = _real_clip(demo_data)
+    with torch.no_grad():
+        a, b = mmagic(clip), basicsr(clip)
+    assert a.shape == b.shape == (1, 5, 3, 4 * clip.shape[3], 4 * clip.shape[4])
+    assert (a - b).abs().max() < 1e-5
+    back = basicsr_to_mmagic(basicsr.state_dict(), 'iconvsr')
+    assert back.keys() == mmagic.state_dict().keys()
+    assert all(torch.equal(back[k], v) for k, v in mmagic.state_dict().items())

@@ -107,3 +107,24 @@ def test_plan_clips_holds_out_last_clip():
     clips = plan_clips(130, 50, 'v.mp4', 3, (8, 8, 3))
     assert [(c.name, c.first_frame, c.split) for c in clips] == [
         ('003', 0, 'train'), ('004', 50, 'val')]
+
+
+def test_lmdb_added_to_an_existing_demo_set_without_rebuilding(tmp_path):
+    """``make_demo_data.py --lmdb`` on a set built without it packs the frames
+    already there; a later plain run reuses the set (it has more, not less)."""
+    from make_demo_data import main
+    bikes = [p for p in demo_video_paths() if p.endswith('bikes.mp4')]
+    out = str(tmp_path / 'demo')
+    assert main([bikes[0], '--out', out, '--max-width', '160', '--clip-len', '40']) == 0
+    frame = osp.join(out, 'train_sharp', '000', '00000000.png')
+    stamp = os.stat(frame).st_mtime_ns
+    assert main([bikes[0], '--out', out, '--max-width', '160', '--clip-len', '40',
+                 '--lmdb']) == 0
+    assert os.stat(frame).st_mtime_ns == stamp  # not rebuilt
+    with open(osp.join(out, 'clips.json')) as f:
+        expected = {f"{c['name']}/{i:08d}" for c in json.load(f) for i in range(c['num_frames'])}
+    for db in ('train_sharp.lmdb', 'train_sharp_bicubic_X4.lmdb'):
+        with open(osp.join(out, db, 'meta_info.txt')) as f:
+            assert {line.split('.')[0] for line in f if line.strip()} == expected
+    assert main([bikes[0], '--out', out, '--max-width', '160', '--clip-len', '40']) == 0
+    assert os.stat(frame).st_mtime_ns == stamp

@@ -85,7 +85,7 @@ def test_batch_sampler_same_shapes_on_two_ranks_and_after_resume():
 def test_batch_sampler_rejects_wrong_base_batch():
     from vsr_multigrid.engine.samplers import MultigridBatchSampler
     batch_sampler = MultigridBatchSampler(_sampler(10, 0, 1), batch_size=3)
-    with pytest.raises(ValueError, match='train_dataloader.batch_size is 3'):
+    with pytest.raises(ValueError, match='the stock batch size is 3'):
         batch_sampler.set_schedule(_schedule(base_batch=2))
     with pytest.raises(RuntimeError, match='no schedule'):
         next(iter(MultigridBatchSampler(_sampler(10, 0, 1), batch_size=2)))

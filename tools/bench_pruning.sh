@@ -33,25 +33,8 @@ if [[ -z "$dense" ]]; then
   dense="$root/dense/iter_$dense_iters.pth"
 fi
 
-# train CONFIG WORK_DIR ITERS [cfg options...]: a cosine over ITERS, validation
-# and a checkpoint every 100; skipped when its last checkpoint exists, resumed
-# from its latest one when interrupted (then load_from is not the start).
-train() {
-  local config=$1 work=$2 iters=$3
-  shift 3
-  [[ -f "$work/iter_$iters.pth" ]] && return 0
-  local options=("$@") resume=()
-  if [[ -f "$work/last_checkpoint" ]]; then
-    resume=(--resume)
-    options=()
-    for option in "$@"; do [[ $option == load_from=* ]] || options+=("$option"); done
-  fi
-  echo "[bench_pruning] $(date +%T) training $work ($iters iterations)"
-  python tools/train.py "$config" --work-dir "$work" "${resume[@]}" --cfg-options \
-    train_cfg.max_iters="$iters" "param_scheduler.periods=[$iters]" \
-    train_cfg.val_interval=100 default_hooks.checkpoint.interval=100 "${options[@]}" \
-    >> "$work.log" 2>&1 || { tail -30 "$work.log"; exit 1; }
-}
+source tools/bench_lib.sh
+train() { bench_train bench_pruning "$@"; }
 
 both=$((stage1_iters + finetune_iters))
 # share, tag, SSL's ratio of channels to regularise away (about the channel

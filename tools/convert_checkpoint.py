@@ -22,7 +22,7 @@ def main(argv=None):
     parser.add_argument('direction', choices=('mmagic2basicsr', 'basicsr2mmagic'))
     parser.add_argument('src')
     parser.add_argument('dst')
-    parser.add_argument('--arch', default='basicvsr', choices=('basicvsr',))
+    parser.add_argument('--arch', default='basicvsr', choices=('basicvsr', 'iconvsr'))
     parser.add_argument('--key', default='params',
                         help="BasicSR input: 'params' or 'params_ema' (default params)")
     args = parser.parse_args(argv)

@@ -46,6 +46,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def add_lmdbs(root: str, scale: int) -> None:
+    """Write the BasicSR-layout LMDBs of an existing REDS-layout demo set."""
+    from vsr_multigrid.data.video_to_reds import Clip, write_frames_lmdb
+    with open(osp.join(root, 'clips.json')) as f:
+        clips = [Clip(**c) for c in json.load(f)]
+    write_frames_lmdb(osp.join(root, 'train_sharp'), osp.join(root, 'train_sharp.lmdb'), clips)
+    write_frames_lmdb(osp.join(root, 'train_sharp_bicubic', f'X{scale}'),
+                      osp.join(root, f'train_sharp_bicubic_X{scale}.lmdb'), clips)
+
+
 def main(argv=None):
     args = parse_args(argv)
     videos = args.videos or demo_video_paths()
@@ -55,9 +65,17 @@ def main(argv=None):
     stamp = osp.join(args.out, 'settings.json')
     if not args.force and osp.isfile(stamp):
         with open(stamp) as f:
-            if json.load(f) == settings:
-                print(f'reusing {args.out} (same videos and settings)')
-                return 0
+            existing = json.load(f)
+        if existing == settings or (existing == dict(settings, lmdb=True) and not args.lmdb):
+            print(f'reusing {args.out} (same videos and settings)')
+            return 0
+        if existing == dict(settings, lmdb=False) and args.lmdb:
+            # The same frames without LMDBs: pack them, do not rebuild.
+            add_lmdbs(args.out, args.scale)
+            with open(stamp, 'w') as f:
+                json.dump(settings, f)
+            print(f'added LMDBs to {args.out}')
+            return 0
     if args.still:
         if args.lmdb or args.layout != 'reds':
             raise SystemExit('--still writes one REDS-layout clip (no --lmdb, --layout reds)')

@@ -12,6 +12,18 @@ basicsr = import_basicsr()
 from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
 
 
+def register() -> None:
+    """Put the plugin's datasets (and archs) into BasicSR's registries.
+
+    Idempotent; the entry points ``vsr_multigrid.basicsr_ext.train`` and
+    ``.test`` call it before BasicSR builds anything.
+    """
+    import basicsr.archs  # noqa: F401  (BasicSR's own, first)
+    import basicsr.data  # noqa: F401
+    import basicsr.models  # noqa: F401
+    from . import datasets  # noqa: F401
+
+
 def build_arch(type: str, **kwargs):
     """Build a BasicSR network by registry name, e.g. ``build_arch('BasicVSR')``.
 

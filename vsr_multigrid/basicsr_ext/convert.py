@@ -1,4 +1,4 @@
-"""Parameter names of BasicVSR between MMagic and BasicSR.
+"""Parameter names of BasicVSR and IconVSR between MMagic and BasicSR.
 
 The two frameworks implement the same network (same layers, same order of
 operations, same SPyNet and warping), only under other names: MMagic's
@@ -38,8 +38,6 @@ _MMAGIC_TO_BASICSR: Dict[str, List[Rule]] = {
         _same('conv_last', 'conv_last'),
     ],
 }
-ARCHS = tuple(_MMAGIC_TO_BASICSR)
-
 _BASICSR_TO_MMAGIC: Dict[str, List[Rule]] = {
     'basicvsr': [
         (r'spynet\.(mean|std)$', lambda m: f'spynet.{m.group(1)}'),
@@ -55,6 +53,49 @@ _BASICSR_TO_MMAGIC: Dict[str, List[Rule]] = {
         _same('conv_last', 'conv_last'),
     ],
 }
+
+
+# IconVSR adds EDVR's feature extractor and the refill convs. MMagic wraps
+# some EDVR convs in ConvModule (``.conv``) and names the PCD module and the
+# pyramid convs otherwise; the rest (BasicVSR's layers) is as above.
+_EDVR_CONV_MODULES = (r'pcd_align\.(offset_conv[123]|feat_conv)\.l[123]',
+                      r'pcd_align\.cas_offset_conv[12]',
+                      r'fusion\.(feat_fusion|spatial_attn[1-4]|spatial_attn_l[1-3]|spatial_attn_add1)')
+_EDVR_PYRAMID = {'conv_l2_1': 'feat_l2_conv1', 'conv_l2_2': 'feat_l2_conv2',
+                 'conv_l3_1': 'feat_l3_conv1', 'conv_l3_2': 'feat_l3_conv2'}
+
+
+def _edvr_to_mmagic(name: str) -> str:
+    """A BasicSR EDVR-extractor name (after ``edvr.``) under MMagic's name."""
+    head, _, leaf = name.rpartition('.')
+    if head in _EDVR_PYRAMID:
+        return f'{_EDVR_PYRAMID[head]}.conv.{leaf}'
+    if any(re.fullmatch(p, head) for p in _EDVR_CONV_MODULES):
+        head = f'{head}.conv'
+    return f"{head.replace('pcd_align', 'pcd_alignment', 1)}.{leaf}"
+
+
+def _edvr_to_basicsr(name: str) -> str:
+    """A MMagic EDVR-extractor name (after ``edvr.``) under BasicSR's name."""
+    name = name.replace('pcd_alignment', 'pcd_align', 1)
+    head, _, leaf = name.rpartition('.')
+    if head.endswith('.conv'):
+        head = head[:-len('.conv')]
+    pyramid = {v: k for k, v in _EDVR_PYRAMID.items()}
+    return f'{pyramid.get(head, head)}.{leaf}'
+
+
+_MMAGIC_TO_BASICSR['iconvsr'] = _MMAGIC_TO_BASICSR['basicvsr'] + [
+    (r'edvr\.(.+)$', lambda m: f'edvr.{_edvr_to_basicsr(m.group(1))}'),
+    _same('backward_fusion', 'backward_fusion'),
+    _same('forward_fusion', 'forward_fusion'),
+]
+_BASICSR_TO_MMAGIC['iconvsr'] = _BASICSR_TO_MMAGIC['basicvsr'] + [
+    (r'edvr\.(.+)$', lambda m: f'edvr.{_edvr_to_mmagic(m.group(1))}'),
+    _same('backward_fusion', 'backward_fusion'),
+    _same('forward_fusion', 'forward_fusion'),
+]
+ARCHS = tuple(_MMAGIC_TO_BASICSR)
 
 
 def _rename(state: Mapping, rules: List[Rule], source: str, arch: str) -> dict:

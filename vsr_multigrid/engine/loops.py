@@ -148,15 +148,7 @@ class MultigridTrainLoop(IterBasedTrainLoop):
                 logger='current', level=logging.WARNING)
 
     def _scaled(self, stock_interval: int) -> int:
-        """Interval at the same share of the budget as in the stock run.
-
-        Non-positive intervals (mmengine's "never", e.g. ``interval=-1``)
-        stay as they are.
-        """
-        if stock_interval <= 0:
-            return stock_interval
-        return max(1, round(stock_interval * self.schedule.total_iters
-                            / self.stock_iters))
+        return self.schedule.scaled_interval(stock_interval)
 
     def _scale_checkpoint_interval(self) -> None:
         for hook in self.runner.hooks:
@@ -173,10 +165,7 @@ class MultigridTrainLoop(IterBasedTrainLoop):
         if not fix_iter:
             return
         target = fix_iter * self.schedule.base.batch_size
-        iteration = 0
-        while (iteration < self.schedule.total_iters
-               and self.schedule.samples_before(iteration) < target):
-            iteration += 1
+        iteration = self.schedule.first_iter_with_samples(target)
         model.fix_iter = iteration
         print_log(f'Multigrid: fix_iter {fix_iter} stock iterations = {target} '
                   f'samples -> {iteration} curriculum iterations.',

@@ -2,9 +2,10 @@
 import copy
 from typing import List
 
-import torch
 from mmengine.optim.scheduler.param_scheduler import INF, _ParamScheduler
 from mmagic.registry import PARAM_SCHEDULERS
+
+from vsr_multigrid.multigrid.lr import StockLRCurve, curriculum_lrs
 
 
 @PARAM_SCHEDULERS.register_module()
@@ -72,7 +73,7 @@ class MultigridLR(_ParamScheduler):
             raise ValueError('MultigridLR is iteration-based; by_epoch must be False')
         self.stock_cfgs = [dict(copy.deepcopy(c)) for c in stock_cfgs]
         self.schedule = None
-        self._shadow = None
+        self._stock = None
         super().__init__(optimizer, 'lr', begin=0, end=end, by_epoch=False,
                          verbose=verbose)
 
@@ -84,53 +85,31 @@ class MultigridLR(_ParamScheduler):
                 f'{schedule.total_iters} iterations: set by_epoch=False in its '
                 'config (mmengine then defaults end to max_iters) or raise end')
         self.schedule = schedule
-        self._shadow = None  # rebuilt with the stock run's default end
+        self._stock = None  # rebuilt with the stock run's default end
         values = self._get_value()
         for group, value in zip(self.optimizer.param_groups, values):
             group['lr'] = value
         self._last_value = values
 
-    # -- stock curve on a shadow optimizer ----------------------------------
-    def _new_shadow(self):
-        optimizer = torch.optim.SGD(
-            [dict(params=[torch.nn.Parameter(torch.zeros(1))], lr=group['initial_lr'])
-             for group in self.optimizer.param_groups], lr=1.0)
+    def _curve(self) -> StockLRCurve:
         # mmengine's runner gives a scheduler without `end` the run's
         # max_iters; the stock run's is the schedule's stock_iters.
         default_end = self.schedule.stock_iters if self.schedule is not None else INF
-        schedulers = [
-            PARAM_SCHEDULERS.build({'end': default_end, **cfg, 'by_epoch': False},
-                                   default_args=dict(optimizer=optimizer))
-            for cfg in self.stock_cfgs
-        ]
-        return dict(optimizer=optimizer, schedulers=schedulers, step=0)
 
-    def stock_lrs(self, stock_iter: int) -> List[float]:
-        """LR of every param group in the stock run at ``stock_iter``.
+        def build(optimizer):
+            return [PARAM_SCHEDULERS.build({'end': default_end, **cfg, 'by_epoch': False},
+                                           default_args=dict(optimizer=optimizer))
+                    for cfg in self.stock_cfgs]
 
-        Steps forward only; asking for an earlier step rebuilds the shadow
-        (once after a resume).
-        """
-        if self._shadow is None or self._shadow['step'] > stock_iter:
-            self._shadow = self._new_shadow()
-        shadow = self._shadow
-        while shadow['step'] < stock_iter:
-            shadow['optimizer'].step()
-            for scheduler in shadow['schedulers']:
-                scheduler.step()
-            shadow['step'] += 1
-        return [group['lr'] for group in shadow['optimizer'].param_groups]
+        return StockLRCurve([group['initial_lr'] for group in self.optimizer.param_groups],
+                            build)
 
     def _get_value(self) -> List[float]:
-        step = max(self.last_step, 0)
+        if self._stock is None:
+            self._stock = self._curve()
         if self.schedule is None:
-            return self.stock_lrs(0)
-        last = self.schedule.total_iters - 1
-        # Tolerance: float noise must not drop a step at exact multiples.
-        stock = self.stock_lrs(
-            int(self.schedule.stock_progress_iter(min(step, last + 1)) + 1e-9))
-        factor = self.schedule.lr_factor_at(min(step, last))
-        return [lr * factor for lr in stock]
+            return self._stock.lrs_at(0)
+        return curriculum_lrs(self.schedule, self._stock, max(self.last_step, 0))
 
     def state_dict(self) -> dict:
         # Only counters: the schedule is rebuilt from the config and the

@@ -183,6 +183,22 @@ class Schedule:
         within = cycle_sum(phase.shapes, iteration - phase.start_iter, _batch)
         return self._samples_prefix[index] + within
 
+    def first_iter_with_samples(self, samples: int) -> int:
+        """First iteration at which ``samples`` clips have been seen (at most
+        ``total_iters``): where a stock setting counted in iterations of the
+        base batch, such as BasicVSR's ``fix_iter``, falls in the curriculum."""
+        iteration = 0
+        while iteration < self.total_iters and self.samples_before(iteration) < samples:
+            iteration += 1
+        return iteration
+
+    def scaled_interval(self, stock_interval: int) -> int:
+        """An interval of the stock run at the same share of the budget
+        (validation, checkpoints); non-positive ("never") stays as it is."""
+        if stock_interval <= 0:
+            return stock_interval
+        return max(1, round(stock_interval * self.total_iters / self.stock_iters))
+
     def stock_progress_iter(self, iteration: int) -> float:
         """Where the stock run is at the same share of its data.
 

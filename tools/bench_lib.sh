@@ -1,0 +1,22 @@
+# Shared by the tools/bench_*.sh scripts (source it after `cd` to the repo).
+#
+# bench_train TAG CONFIG WORK_DIR ITERS [cfg options...]: tools/train.py with a
+# cosine over ITERS, validation and a checkpoint every 100 iterations, logged
+# to WORK_DIR.log. Skipped when its last checkpoint exists; resumed from the
+# latest one when interrupted (then load_from, the starting point, is dropped).
+bench_train() {
+  local tag=$1 config=$2 work=$3 iters=$4
+  shift 4
+  [[ -f "$work/iter_$iters.pth" ]] && return 0
+  local options=("$@") resume=()
+  if [[ -f "$work/last_checkpoint" ]]; then
+    resume=(--resume)
+    options=()
+    for option in "$@"; do [[ $option == load_from=* ]] || options+=("$option"); done
+  fi
+  echo "[$tag] $(date +%T) training $work ($iters iterations)"
+  python tools/train.py "$config" --work-dir "$work" "${resume[@]}" --cfg-options \
+    train_cfg.max_iters="$iters" "param_scheduler.periods=[$iters]" \
+    train_cfg.val_interval=100 default_hooks.checkpoint.interval=100 "${options[@]}" \
+    >> "$work.log" 2>&1 || { tail -30 "$work.log"; exit 1; }
+}

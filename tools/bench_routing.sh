@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The skip-routing benchmark of docs/BENCHMARKS.md, in the calibrated CPU regime:
+# from one trained dense tiny BasicVSR,
+#   phase 1  the confidence estimators learn with the backbone held
+#            (configs/routing/basicvsr_routed-phase1_tiny_demo.py),
+#   phase 2  estimators and backbone fine-tuned together at a low LR;
+# then tools/route_report.py on the validation clips at several test-time
+# thresholds (latency at the calibrated width and replayed at MMagic's 64x30),
+# the same with the temporal refresh (every 5th frame runs all blocks), the
+# still-background clip, and tools/psnr_by_frame.py for the refresh's effect
+# by frame position.
+#
+#   bash tools/bench_routing.sh [DENSE_CHECKPOINT]   # about 40 minutes on 2 CPU cores
+# Without DENSE_CHECKPOINT the dense model is trained first (13 more minutes).
+# BENCH_ROOT (default work_dirs/bench_routing), PHASE1_ITERS, PHASE2_ITERS,
+# THRESHOLDS (default "0.3 0.5 0.7"), TARGET (executed fraction, default 0.5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(bash tools/bootstrap.sh --print-env)"
+root="${BENCH_ROOT:-work_dirs/bench_routing}"
+phase1_iters="${PHASE1_ITERS:-300}"
+phase2_iters="${PHASE2_ITERS:-300}"
+read -r -a thresholds <<< "${THRESHOLDS:-0.3 0.5 0.7}"
+target="${TARGET:-0.5}"
+mkdir -p "$root"
+python tools/make_demo_data.py
+python tools/make_demo_data.py --still --out data/demo_still
+stock=configs/basicvsr/basicvsr_tiny_demo.py
+dense="${1:-}"
+if [[ -z "$dense" ]]; then
+  [[ -f "$root/dense/iter_800.pth" ]] || python tools/train.py "$stock" --work-dir "$root/dense"
+  dense="$root/dense/iter_800.pth"
+fi
+
+source tools/bench_lib.sh
+train() { bench_train bench_routing "$@"; }
+
+phase1=configs/routing/basicvsr_routed-phase1_tiny_demo.py
+phase2=configs/routing/basicvsr_routed-phase2_tiny_demo.py
+routing="model.generator.routing.target=$target"
+train "$phase1" "$root/phase1" "$phase1_iters" load_from="$dense" "$routing" \
+  model.generator.routing.anneal_iters="$phase1_iters"
+train "$phase2" "$root/phase2" "$phase2_iters" load_from="$root/phase1/iter_$phase1_iters.pth" \
+  "$routing" model.generator.routing.anneal_iters=0
+routed="$root/phase2/iter_$phase2_iters.pth"
+
+# The temporal refresh at test time: every 5th frame of each branch runs all blocks.
+cat > "$root/phase2-refresh5.py" <<CFG
+_base_ = '$PWD/$phase2'
+model = dict(generator=dict(routing=dict(refresh_interval=5)))
+CFG
+
+# Timed: nothing else may run on the machine meanwhile.
+python tools/route_report.py "$phase2" "$routed" --thresholds "${thresholds[@]}" --out "$root/report"
+python tools/route_report.py "$root/phase2-refresh5.py" "$routed" --thresholds "${thresholds[@]}" \
+  --out "$root/report-refresh5"
+python tools/route_report.py "$phase2" "$routed" --thresholds "${thresholds[@]}" \
+  --out "$root/report-still" --cfg-options "val_dataloader.dataset.data_root=$PWD/data/demo_still"
+# PSNR by frame position at the config's threshold (0.5), with and without the refresh.
+python tools/psnr_by_frame.py "$stock" "dense=$dense" "routed=$routed@$phase2" \
+  "routed-refresh5=$routed@$root/phase2-refresh5.py" --out "$root/frames.json" --plot "$root/frames.png"
