@@ -43,10 +43,18 @@ def test_gather_then_scatter_is_the_identity_and_windows_hold_neighbours(patch):
 
 @pytest.mark.parametrize('patch', [3, 4, 5, 8])
 @pytest.mark.parametrize('units', [1, 3])
-def test_sparse_blocks_equal_masked_blocks_on_hard_gates(patch, units):
+@pytest.mark.parametrize('share', [0.1, 0.9])
+def test_sparse_blocks_equal_masked_blocks_on_hard_gates(patch, units, share, monkeypatch):
+    """Few active patches are gathered; many run on the whole frame (their
+    halos would cost more); both equal the masked computation."""
+    from vsr_multigrid.routing import blocks
+    gathered = []
+    real_gather = blocks.gather_patches
+    monkeypatch.setattr(blocks, 'gather_patches',
+                        lambda *a, **k: gathered.append(1) or real_gather(*a, **k))
     convs, feat = _convs(), _feat()
     gh, gw = patch_grid(13, 10, patch)
-    gates = torch.rand(2, units, gh, gw, generator=torch.Generator().manual_seed(2)) > 0.5
+    gates = torch.rand(2, units, gh, gw, generator=torch.Generator().manual_seed(2)) < share
     with torch.no_grad():
         masked = routed_residual_blocks(convs, 'backward', BLOCKS, feat, gates.float(),
                                         patch, 'masked')
@@ -54,7 +62,9 @@ def test_sparse_blocks_equal_masked_blocks_on_hard_gates(patch, units):
                                         'sparse')
         dense = routed_residual_blocks(convs, 'backward', BLOCKS, feat, None, patch, 'sparse')
     assert torch.allclose(sparse, masked, atol=1e-5)
-    assert not torch.allclose(sparse, dense, atol=1e-3)  # some blocks were skipped
+    assert bool(gathered) == (share < 1 / blocks.sparse_cost(patch))
+    if not gates.all():
+        assert not torch.allclose(sparse, dense, atol=1e-3)  # some blocks were skipped
 
 
 @pytest.mark.parametrize('mode', ['masked', 'sparse'])

@@ -10,7 +10,7 @@
 # still-background clip, and tools/psnr_by_frame.py for the refresh's effect
 # by frame position.
 #
-#   bash tools/bench_routing.sh [DENSE_CHECKPOINT]   # about 40 minutes on 2 CPU cores
+#   bash tools/bench_routing.sh [DENSE_CHECKPOINT]   # about 60 minutes on 2 CPU cores
 # Without DENSE_CHECKPOINT the dense model is trained first (13 more minutes).
 # BENCH_ROOT (default work_dirs/bench_routing), PHASE1_ITERS, PHASE2_ITERS,
 # THRESHOLDS (default "0.3 0.5 0.7"), TARGET (executed fraction, default 0.5).
@@ -50,12 +50,25 @@ _base_ = '$PWD/$phase2'
 model = dict(generator=dict(routing=dict(refresh_interval=5)))
 CFG
 
+# report OUT [route_report options...]: skipped when OUT/report.json exists.
 # Timed: nothing else may run on the machine meanwhile.
-python tools/route_report.py "$phase2" "$routed" --thresholds "${thresholds[@]}" --out "$root/report"
-python tools/route_report.py "$root/phase2-refresh5.py" "$routed" --thresholds "${thresholds[@]}" \
-  --out "$root/report-refresh5"
-python tools/route_report.py "$phase2" "$routed" --thresholds "${thresholds[@]}" \
-  --out "$root/report-still" --cfg-options "val_dataloader.dataset.data_root=$PWD/data/demo_still"
+report() {
+  local out=$1
+  shift
+  [[ -f "$out/report.json" ]] && return 0
+  echo "[bench_routing] $(date +%T) $out"
+  python tools/route_report.py "$@" --out "$out"
+}
+# The validation clips at every threshold, timed at the calibrated width and
+# replayed at MMagic's 64x30 (about 25 minutes: 25 frames at 64x30 take about
+# 20 s per forward here).
+report "$root/report" "$phase2" "$routed" --thresholds "${thresholds[@]}"
+# The refresh changes quality, not the replay: no 64x30 timing, one repeat.
+report "$root/report-refresh5" "$root/phase2-refresh5.py" "$routed" \
+  --thresholds "${thresholds[@]}" --replay-width 0 0 --repeats 1
+# The still-background clip (one clip), replayed at 64x30, one repeat.
+report "$root/report-still" "$phase2" "$routed" --thresholds "${thresholds[@]}" --repeats 1 \
+  --cfg-options "val_dataloader.dataset.data_root=$PWD/data/demo_still"
 # PSNR by frame position at the config's threshold (0.5), with and without the refresh.
 python tools/psnr_by_frame.py "$stock" "dense=$dense" "routed=$routed@$phase2" \
   "routed-refresh5=$routed@$root/phase2-refresh5.py" --out "$root/frames.json" --plot "$root/frames.png"

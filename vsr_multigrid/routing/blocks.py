@@ -6,8 +6,11 @@ residual is multiplied by the gate map, so gradients reach the gates.
 patches, gathered with a halo of 2 (two 3x3 convs) into a dense sub-batch,
 the inner activation zeroed beyond the frame as the whole-frame conv's
 padding would;
-a skipped block is exactly the identity on its patch. On hard gates both
-give the same result; only the sparse one saves time.
+a skipped block is exactly the identity on its patch. A block with so many
+active patches that their halos would cost more than the whole frame
+(:func:`sparse_cost`) runs on the whole frame and keeps its residual where
+active. On hard gates both modes give the same result; only the sparse one
+saves time.
 """
 from typing import Mapping, Optional
 
@@ -17,7 +20,7 @@ from torch import nn
 
 from .patches import expand_patch_mask, gather_patches, scatter_patches
 
-__all__ = ['BLOCK_HALO', 'ROUTING_MODES', 'unit_of', 'routed_residual_blocks']
+__all__ = ['BLOCK_HALO', 'ROUTING_MODES', 'sparse_cost', 'unit_of', 'routed_residual_blocks']
 
 BLOCK_HALO = 2  # conv3x3 -> ReLU -> conv3x3
 ROUTING_MODES = ('masked', 'sparse')
@@ -27,6 +30,14 @@ def unit_of(block: int, num_blocks: int, num_units: int) -> int:
     """The unit (decision) that block ``block`` belongs to: consecutive blocks
     share one, as evenly as the counts allow."""
     return block * num_units // num_blocks
+
+
+def sparse_cost(patch: int, halo: int = BLOCK_HALO) -> float:
+    """Work of one gathered patch relative to its share of the whole frame:
+    the halo makes a ``patch``-pixel window ``(patch + 2 * halo)`` wide. A
+    block whose active share of the frame exceeds ``1 / sparse_cost`` runs on
+    the whole frame instead (same result, less work)."""
+    return ((patch + 2 * halo) / patch) ** 2
 
 
 def _block(convs: Mapping[str, nn.Conv2d], prefix: str, x: torch.Tensor,
@@ -69,8 +80,11 @@ def routed_residual_blocks(convs: Mapping[str, nn.Conv2d], branch: str, num_bloc
         active = gates[:, unit].reshape(-1).nonzero().flatten()
         if active.numel() == 0:
             continue
-        if active.numel() == gates[:, unit].numel():
-            feat = feat + _block(convs, prefix, feat)
+        if active.numel() * sparse_cost(patch) >= gates[:, unit].numel():
+            # Gathering these patches with their halos costs more than the
+            # whole frame: run it whole and keep the residual where active.
+            keep = expand_patch_mask(gates[:, unit:unit + 1].to(feat.dtype), patch, h, w)
+            feat = feat + keep * _block(convs, prefix, feat)
             continue
         windows = gather_patches(feat, active, patch, BLOCK_HALO)
         inside = gather_patches(frame, active, patch, BLOCK_HALO)
