@@ -254,7 +254,13 @@ class MultigridTrainLoop(IterBasedTrainLoop):
                           self.schedule.lr_factor_at(
                               min(iteration, self.schedule.total_iters - 1)))
         hub.update_scalar('train/mg_compute_ratio', self.schedule.compute_ratio)
-        super().run_iter(data_batch)
+        # IterBasedTrainLoop.run_iter, with the trace record written between
+        # the step and `after_train_iter`: CheckpointHook saves there, and a
+        # run killed right after that save must still have this record (its
+        # resume starts at the next iteration).
+        self.runner.call_hook('before_train_iter', batch_idx=iteration, data_batch=data_batch)
+        outputs = self.runner.model.train_step(data_batch,
+                                               optim_wrapper=self.runner.optim_wrapper)
         if self._trace_path is not None:
             # What the schedule asked for, and what the batch really held.
             record = dict(iter=iteration, batch_size=shape.batch_size,
@@ -263,6 +269,9 @@ class MultigridTrainLoop(IterBasedTrainLoop):
                           if start is not None else None)
             with open(self._trace_path, 'a') as f:
                 f.write(json.dumps(record) + '\n')
+        self.runner.call_hook('after_train_iter', batch_idx=iteration, data_batch=data_batch,
+                              outputs=outputs)
+        self._iter += 1
 
 
 def schedule_for(curriculum: dict, dataset, batch_size: int, stock_iters: int,
