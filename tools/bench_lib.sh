@@ -20,3 +20,15 @@ bench_train() {
     train_cfg.val_interval=100 default_hooks.checkpoint.interval=100 "${options[@]}" \
     >> "$work.log" 2>&1 || { tail -30 "$work.log"; exit 1; }
 }
+
+# bench_dense ROOT STOCK_CONFIG [CHECKPOINT]: prints the dense checkpoint a
+# bench starts from: CHECKPOINT if given, else ROOT/dense trained once (800
+# iterations, the calibrated config).
+bench_dense() {
+  local root=$1 stock=$2 dense=${3:-}
+  if [[ -z "$dense" ]]; then
+    [[ -f "$root/dense/iter_800.pth" ]] || python tools/train.py "$stock" --work-dir "$root/dense" >&2
+    dense="$root/dense/iter_800.pth"
+  fi
+  echo "$dense"
+}

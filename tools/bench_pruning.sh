@@ -27,13 +27,9 @@ dense_iters=800  # configs/basicvsr/basicvsr_tiny_demo.py
 mkdir -p "$root"
 python tools/make_demo_data.py
 stock=configs/basicvsr/basicvsr_tiny_demo.py
-dense="${1:-}"
-if [[ -z "$dense" ]]; then
-  [[ -f "$root/dense/iter_$dense_iters.pth" ]] || python tools/train.py "$stock" --work-dir "$root/dense"
-  dense="$root/dense/iter_$dense_iters.pth"
-fi
 
 source tools/bench_lib.sh
+dense=$(bench_dense "$root" "$stock" "${1:-}")
 train() { bench_train bench_pruning "$@"; }
 
 both=$((stage1_iters + finetune_iters))

@@ -26,13 +26,9 @@ mkdir -p "$root"
 python tools/make_demo_data.py
 python tools/make_demo_data.py --still --out data/demo_still
 stock=configs/basicvsr/basicvsr_tiny_demo.py
-dense="${1:-}"
-if [[ -z "$dense" ]]; then
-  [[ -f "$root/dense/iter_800.pth" ]] || python tools/train.py "$stock" --work-dir "$root/dense"
-  dense="$root/dense/iter_800.pth"
-fi
 
 source tools/bench_lib.sh
+dense=$(bench_dense "$root" "$stock" "${1:-}")
 train() { bench_train bench_routing "$@"; }
 
 phase1=configs/routing/basicvsr_routed-phase1_tiny_demo.py
