@@ -145,15 +145,20 @@ def _lr_clip(t=3):
     return torch.rand(1, t, 3, 17, 14, generator=torch.Generator().manual_seed(5))
 
 
-@pytest.mark.parametrize('arch', ['basicvsr', 'iconvsr'])
-def test_routed_generator_all_open_is_the_stock_one_and_all_closed_skips_blocks(arch):
-    stock, routed = _routed(threshold=0.0, arch=arch)
-    clip = _lr_clip(t=6 if arch == 'iconvsr' else 3)
+@pytest.mark.parametrize('arch,cue', [('basicvsr', False), ('iconvsr', False),
+                                      ('basicvsr', True)])
+def test_routed_generator_all_open_is_the_stock_one_and_all_closed_skips_blocks(arch, cue):
+    stock, routed = _routed(threshold=0.0, arch=arch, temporal_cue=cue)
+    t = 6 if arch == 'iconvsr' else 3
+    clip = _lr_clip(t=t)
     with torch.no_grad():
         assert torch.allclose(routed(clip), stock(clip), atol=1e-6)
         assert routed.executed_fraction() == 1.0
-        routed.threshold = 1.1  # nothing passes: every block is the identity
+        routed.threshold = 1.1  # nothing passes: every block is the identity ...
         closed = routed(clip)
+        if cue:  # ... but on each branch's first frame, which has no previous one
+            assert routed.executed_fraction() == pytest.approx(1 / t)
+            return
         assert routed.executed_fraction() == 0.0
         for name, param in stock.named_parameters():
             if '_resblocks.main.2.' in name and '.conv2.' in name:
@@ -196,6 +201,46 @@ def test_routed_training_forward_gives_every_parameter_a_gradient():
         assert param.grad is not None, name
 
 
+def test_temporal_cue_and_the_warped_previous_frame():
+    from vsr_multigrid.nets.recurrence import bidirectional_recurrence
+    from vsr_multigrid.routing.gates import ConfidenceEstimator, temporal_cue
+    lrs = _lr_clip(t=4)
+    flows = 0.7 * torch.randn(1, 3, 2, 17, 14, generator=torch.Generator().manual_seed(2))
+
+    def warp(feat, flow):
+        from mmagic.models.utils import flow_warp
+        return flow_warp(feat, flow)
+
+    seen = {}
+
+    def step(branch):
+        def run(lr, hidden, i, *backward_feat, **extra):
+            seen[(branch, i)] = extra.get('previous_lr', 'absent')
+            return hidden + lr.mean(1, keepdim=True)
+        return run
+
+    def run(warp_previous_frame):
+        return bidirectional_recurrence(
+            lrs, flows, flows, step('backward'), step('forward'),
+            lambda lr, fb, ff, i: fb + ff, (2, 2), warp, warp_previous_frame)
+
+    plain = run(False)
+    assert all(v == 'absent' for v in seen.values())
+    assert torch.equal(run(True), plain)  # the hidden state is warped as before
+    assert seen[('backward', 3)] is None and seen[('forward', 0)] is None
+    expected = warp(lrs[:, 1], flows[:, 1].permute(0, 2, 3, 1))  # forward: frame 1 onto 2
+    assert torch.allclose(seen[('forward', 2)], expected, atol=1e-6)
+
+    assert temporal_cue(lrs[:, 0], lrs[:, 0]).abs().max() == 0
+    estimator = ConfidenceEstimator(4, 2, patch=4, cue_channels=1)
+    torch.nn.init.normal_(estimator.head.weight)
+    feat = torch.rand(1, 4, 8, 8)
+    assert not torch.equal(estimator(feat, torch.zeros(1, 1, 8, 8)),
+                           estimator(feat, torch.ones(1, 1, 8, 8)))
+    with pytest.raises(ValueError, match='cue'):
+        estimator(feat)
+
+
 def test_routing_keys_are_checked():
     from vsr_multigrid.engine.routing import RoutedBasicVSRNet
     with pytest.raises(ValueError, match='routing key'):
@@ -204,6 +249,8 @@ def test_routing_keys_are_checked():
         RoutedBasicVSRNet(8, 2, routing=dict(units=3))
     with pytest.raises(ValueError, match='threshold'):
         RoutedBasicVSRNet(8, 2, routing=dict(threshold=2))
+    with pytest.raises(ValueError, match='temporal_cue'):
+        RoutedBasicVSRNet(8, 2, routing=dict(temporal_cue=1))
 
 
 def test_routed_checkpoint_round_trip():

@@ -22,7 +22,8 @@ from torch import nn
 
 from ..pruning import basicvsr as roles
 from ..routing.blocks import ROUTING_MODES, routed_residual_blocks
-from ..routing.gates import ConfidenceEstimator, compute_loss, gumbel_sigmoid_gates, hard_gates
+from ..routing.gates import (ConfidenceEstimator, compute_loss, gumbel_sigmoid_gates, hard_gates,
+                             temporal_cue)
 from .pruning import _check_residual_blocks, generator_convs, recurrent_forward
 
 __all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedBasicVSR']
@@ -35,10 +36,13 @@ __all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedB
 #: quality knob); ``refresh_interval``: every k-th frame (0: never) runs all
 #: blocks everywhere, so skip errors cannot build up in the hidden state;
 #: ``hidden``: estimator width; ``inference``: ``'sparse'`` (gathered
-#: patches: real speed) or ``'masked'`` (whole frames, for checking).
+#: patches: real speed) or ``'masked'`` (whole frames, for checking);
+#: ``temporal_cue``: the estimator also reads how much the LR frame differs
+#: from the previous one warped to it (:func:`~vsr_multigrid.routing.gates.temporal_cue`),
+#: and each branch's first frame, which has no previous one, runs all blocks.
 ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
                         min_temperature=0.1, anneal_iters=1000, threshold=0.5,
-                        refresh_interval=0, hidden=16, inference='sparse')
+                        refresh_interval=0, hidden=16, inference='sparse', temporal_cue=True)
 
 
 def _check_routing(cfg, num_blocks: int) -> dict:
@@ -67,6 +71,9 @@ def _check_routing(cfg, num_blocks: int) -> dict:
         raise ValueError('model.generator.routing: expected 0 < min_temperature <= '
                          f"temperature, got {cfg['min_temperature']!r} and "
                          f"{cfg['temperature']!r}")
+    if not isinstance(cfg['temporal_cue'], bool):
+        raise ValueError(f"model.generator.routing.temporal_cue: expected True or False, got "
+                         f"{cfg['temporal_cue']!r}")
     if cfg['inference'] not in ROUTING_MODES:
         raise ValueError(f"model.generator.routing.inference: expected one of "
                          f"{ROUTING_MODES}, got {cfg['inference']!r}")
@@ -87,7 +94,7 @@ class _Routed:
         for branch in roles.BRANCHES:  # backward_router, forward_router
             setattr(self, f'{branch}_router', ConfidenceEstimator(
                 mid_channels, self.routing['units'], self.routing['patch'],
-                self.routing['hidden']))
+                self.routing['hidden'], cue_channels=int(self.routing['temporal_cue'])))
         # Training forwards seen (the temperature schedule); checkpointed.
         self.register_buffer('route_iter', torch.zeros((), dtype=torch.long))
         self.threshold = float(self.routing['threshold'])
@@ -123,17 +130,21 @@ class _Routed:
         temperature = self.temperature()
         self.executed, self.train_gates = [], []
 
-        def branch_step(branch, lr, hidden, extra, refill):
+        def branch_step(branch, lr, hidden, extra, refill, previous_lr=None):
             feat = roles.branch_input(convs, branch, lr, hidden, extra, refill)
             frame = self._frame_index[branch]
             self._frame_index[branch] += 1
             t = frame if branch == 'forward' else self._num_frames - 1 - frame
             gates, mode = None, cfg['inference']
-            if self.forced_maps is not None:
-                gates = self.forced_maps[(branch, t)]
-            elif not (cfg['refresh_interval'] and frame % cfg['refresh_interval'] == 0):
-                logits = getattr(self, f'{branch}_router')(feat)
-                if training:
+            refresh = cfg['refresh_interval'] and frame % cfg['refresh_interval'] == 0
+            if not refresh and not (cfg['temporal_cue'] and previous_lr is None):
+                cue = temporal_cue(lr, previous_lr) if cfg['temporal_cue'] else None
+                logits = getattr(self, f'{branch}_router')(feat, cue)
+                if self.forced_maps is not None:
+                    # Replayed decisions; the estimator still ran, so a
+                    # replay is timed with its cost.
+                    gates = self.forced_maps[(branch, t)]
+                elif training:
                     gates, mode = gumbel_sigmoid_gates(logits, temperature), 'masked'
                     self.train_gates.append(gates)
                 else:
@@ -154,7 +165,7 @@ class _Routed:
         return recurrent_forward(
             self, lrs, branch_step,
             lambda lr, fb, ff: roles.plain_reconstruct(convs, lr, fb, ff),
-            (self.mid_channels, self.mid_channels))
+            (self.mid_channels, self.mid_channels), warp_previous_frame=cfg['temporal_cue'])
 
     def compute_loss(self) -> torch.Tensor:
         """The last training forward's ``(executed - target)^2`` (refreshed

@@ -1,7 +1,8 @@
 """Per-patch decisions: which residual blocks run where.
 
 A light estimator reads the branch's feature after its input conv (the LR
-frame and the propagated hidden state) and predicts, per patch and per unit
+frame and the propagated hidden state), and optionally a temporal cue (how
+much the LR frame differs from the previous one warped to it), and predicts, per patch and per unit
 (one block, or a group of consecutive blocks), a logit for "worth running".
 Training uses Gumbel-sigmoid gates with a straight-through estimator (hard
 0/1 forward, soft gradient), so every parameter gets a gradient each step
@@ -12,15 +13,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ['ConfidenceEstimator', 'gumbel_sigmoid_gates', 'hard_gates', 'compute_loss']
+__all__ = ['ConfidenceEstimator', 'temporal_cue', 'gumbel_sigmoid_gates', 'hard_gates',
+           'compute_loss']
 
 
 class ConfidenceEstimator(nn.Module):
     """Per patch and unit, the logit of running that unit.
 
-    Pools each patch (mean and max of the feature), then two 1x1 convs. The
-    output bias starts at ``open_bias`` so a fresh estimator runs (almost)
-    every block: training starts from the dense model's behaviour.
+    Pools each patch (mean and max of the feature, and of the temporal cue
+    if any), then two 1x1 convs. The output bias starts at ``open_bias`` so
+    a fresh estimator runs (almost) every block: training starts from the
+    dense model's behaviour.
 
     Args:
         in_channels: Channels of the feature it reads.
@@ -28,27 +31,44 @@ class ConfidenceEstimator(nn.Module):
         patch: Patch size in LR pixels.
         hidden: Width of the hidden 1x1 conv.
         open_bias: Initial logit (sigmoid(3) = 0.95).
+        cue_channels: Channels of the temporal cue read beside the feature
+            (:func:`temporal_cue`; 0: none).
     """
 
     def __init__(self, in_channels: int, num_units: int, patch: int, hidden: int = 16,
-                 open_bias: float = 3.0):
+                 open_bias: float = 3.0, cue_channels: int = 0):
         super().__init__()
         if not isinstance(patch, int) or patch < 1:
             raise ValueError(f'routing patch size: expected a positive int, got {patch!r}')
         if not isinstance(num_units, int) or num_units < 1:
             raise ValueError(f'routing units: expected a positive int, got {num_units!r}')
         self.patch = patch
-        self.reduce = nn.Conv2d(2 * in_channels, hidden, 1)
+        self.cue_channels = cue_channels
+        self.reduce = nn.Conv2d(2 * (in_channels + cue_channels), hidden, 1)
         self.head = nn.Conv2d(hidden, num_units, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.constant_(self.head.bias, open_bias)
 
-    def forward(self, feat: torch.Tensor) -> torch.Tensor:
-        """``(n, c, h, w)`` -> logits ``(n, num_units, ceil(h / patch), ceil(w / patch))``."""
+    def forward(self, feat: torch.Tensor, cue: torch.Tensor = None) -> torch.Tensor:
+        """``(n, c, h, w)`` (and the cue ``(n, cue_channels, h, w)``) -> logits
+        ``(n, num_units, ceil(h / patch), ceil(w / patch))``."""
+        if (cue is None) != (self.cue_channels == 0):
+            raise ValueError(f'this estimator reads {self.cue_channels} cue channel(s), '
+                             f'got {None if cue is None else tuple(cue.shape)}')
+        if cue is not None:
+            feat = torch.cat([feat, cue], dim=1)
         pooled = torch.cat([
             F.avg_pool2d(feat, self.patch, ceil_mode=True),
             F.max_pool2d(feat, self.patch, ceil_mode=True)], dim=1)
         return self.head(F.relu(self.reduce(pooled)))
+
+
+def temporal_cue(lr: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
+    """What the propagated hidden state cannot know: ``|lr - warped previous
+    lr|``, averaged over colour, ``(n, 1, h, w)``. Near zero where the frame
+    repeats the previous one after alignment (a static or well-tracked
+    region, whose features the hidden state already carries)."""
+    return (lr - previous_lr).abs().mean(dim=1, keepdim=True)
 
 
 def gumbel_sigmoid_gates(logits: torch.Tensor, temperature: float,
