@@ -4,8 +4,11 @@
     python tools/prune.py CONFIG CHECKPOINT --macs 0.25 --round-to 8 --out DIR
     python tools/prune.py CONFIG DENSE.pth --criterion l1 --macs 0.5 --out DIR  # L1 baseline
 
-CONFIG is the config the checkpoint was trained with (``SSLBasicVSRNet``,
-``SSLIconVSRNet`` or a stock ``BasicVSRNet``/``IconVSRNet``). Channels: without a target, those the stage-1
+CONFIG is the MMagic config the checkpoint was trained with (``SSLBasicVSRNet``,
+``SSLIconVSRNet`` or a stock ``BasicVSRNet``/``IconVSRNet``), or the BasicSR
+option file (``.yml``; ``network_g.type`` ``SSLBasicVSR``, ``SSLIconVSR``,
+``BasicVSR`` or ``IconVSR``; the checkpoint's ``params``, BasicSR names).
+Channels: without a target, those the stage-1
 regulariser did not pick; with ``--macs R`` / ``--params R``, the most
 important channels (``|scale| x filter norm``, or the filters' L1 norm with
 ``--criterion l1``) until the convs' multiply-adds / parameters (SPyNet
@@ -20,8 +23,9 @@ Before writing, the sliced model is run on the first validation clip of the
 config's data against the stage-1 model with the removed channels' scales at
 zero; the max abs difference is printed and must be below ``--tolerance``.
 Writes ``DIR/channel_spec.json`` and ``DIR/pruned.pth`` (a checkpoint of
-MMagic's ``BasicVSR`` with a ``PrunedBasicVSRNet``/``PrunedIconVSRNet`` generator) and prints the
-config keys that load it.
+MMagic's ``BasicVSR`` with a ``PrunedBasicVSRNet``/``PrunedIconVSRNet`` generator,
+or for BasicSR a ``PrunedBasicVSR``/``PrunedIconVSR`` network checkpoint) and
+prints the config keys that load it.
 """
 import argparse
 import copy
@@ -31,6 +35,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
 def parse_args(argv=None):
@@ -51,7 +56,11 @@ def parse_args(argv=None):
                         'dense checkpoint)')
     parser.add_argument('--tolerance', type=float, default=1e-3,
                         help='largest accepted max abs difference, in [0, 1] pixel units')
-    parser.add_argument('--cfg-options', nargs='+', default=[], help='key=value overrides')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='key=value overrides (MMagic configs)')
+    parser.add_argument('--param-key', default='params',
+                        help="a BasicSR checkpoint's weights entry (default: params; "
+                        'params_ema for the EMA copy)')
     args = parser.parse_args(argv)
     for key in ('macs', 'params'):
         value = getattr(args, key)
@@ -79,28 +88,110 @@ def l1_importance(convs):
     return core.channel_importance(convs, unit, order=1)
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def mmagic_source(args) -> dict:
+    """The generator config, weights (MMagic names), first val clip and
+    writer of an MMagic config and checkpoint."""
     import torch
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
+    from benchmark import parse_cfg_options
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
+    init_default_scope(cfg.get('default_scope', 'mmagic'))
+    generator = copy.deepcopy(cfg.model.generator)
+    state = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
+    state = state.get('state_dict', state)
+    weights = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
+    if not weights:
+        raise SystemExit(f'{args.checkpoint}: no generator.* weights (not an MMagic BasicVSR '
+                         'checkpoint)')
+
+    def save(pruned, arch, meta, path):
+        out_state = {f'generator.{k}': v for k, v in pruned.state_dict().items()}
+        for key, value in state.items():  # the model's own buffers (step_counter)
+            if not key.startswith('generator.'):
+                out_state[key] = value
+        torch.save(dict(state_dict=out_state, meta=meta), path)
+
+    def load_hint(pruned_type, spec_path, ckpt_path):
+        return (f"  model.generator=dict(_delete_=True, type='{pruned_type}', "
+                f"channel_spec='{spec_path}')\n  load_from='{ckpt_path}'")
+
+    return dict(type=generator.pop('type'), generator=generator, weights=weights,
+                first_val_clip=lambda: first_val_clip(cfg), save=save, load_hint=load_hint)
+
+
+#: BasicSR arch -> the MMagic generator it is (:mod:`vsr_multigrid.basicsr_ext.archs`),
+#: and BasicSR's argument names -> MMagic's.
+BASICSR_ARCHS = {'BasicVSR': 'BasicVSRNet', 'SSLBasicVSR': 'SSLBasicVSRNet',
+                 'IconVSR': 'IconVSRNet', 'SSLIconVSR': 'SSLIconVSRNet'}
+BASICSR_ARGS = {'num_feat': 'mid_channels', 'num_block': 'num_blocks',
+                'keyframe_stride': 'keyframe_stride', 'temporal_padding': 'padding',
+                'stream_mode': 'stream_mode', 'sparsity': 'sparsity'}
+
+
+def basicsr_source(args) -> dict:
+    """As :func:`mmagic_source`, for a BasicSR option file and checkpoint
+    (``params``, BasicSR names); writes a BasicSR checkpoint."""
+    import torch
+    import yaml
+    from vsr_multigrid.basicsr_ext import register
+    from vsr_multigrid.basicsr_ext.convert import basicsr_to_mmagic, mmagic_to_basicsr
+    if args.cfg_options:
+        raise SystemExit('--cfg-options: MMagic configs only; edit the BasicSR option file')
+    with open(args.config) as f:
+        opt = yaml.safe_load(f)
+    network = dict(opt.get('network_g') or {})
+    arch_type = network.pop('type', None)
+    if arch_type not in BASICSR_ARCHS:
+        raise SystemExit(f'{args.config}: network_g.type is {arch_type!r}; tools/prune.py '
+                         f'slices {", ".join(BASICSR_ARCHS)}')
+    unknown = sorted(set(network) - set(BASICSR_ARGS) - {'spynet_path', 'edvr_path'})
+    if unknown:
+        raise SystemExit(f'{args.config}: network_g key(s) {unknown} unknown to '
+                         f'tools/prune.py for {arch_type}')
+    generator = {BASICSR_ARGS[k]: v for k, v in network.items() if k in BASICSR_ARGS}
+    arch = 'iconvsr' if 'IconVSR' in arch_type else 'basicvsr'
+    state = torch.load(args.checkpoint, map_location='cpu', weights_only=True)
+    if args.param_key not in state:
+        raise SystemExit(f'{args.checkpoint}: no {args.param_key!r} entry (not a BasicSR '
+                         f'network checkpoint; keys {sorted(state)[:5]})')
+    weights = basicsr_to_mmagic(state[args.param_key], arch, keep=('ssl.',))
+
+    def first_clip():
+        register()
+        from basicsr.data import build_dataset
+        val = dict(opt['datasets']['val'], phase='val', scale=opt.get('scale', 4))
+        return build_dataset(val)[0]['lq'].float().unsqueeze(0)
+
+    def save(pruned, arch, meta, path):
+        torch.save(dict(params=mmagic_to_basicsr(pruned.state_dict(), arch), meta=meta), path)
+
+    def load_hint(pruned_type, spec_path, ckpt_path):
+        basicsr_type = pruned_type[:-len('Net')]
+        return (f'  network_g:\n    type: {basicsr_type}\n    channel_spec: {spec_path}\n'
+                f'  path:\n    pretrain_network_g: {ckpt_path}')
+
+    return dict(type=BASICSR_ARCHS[arch_type], generator=generator, weights=weights,
+                first_val_clip=first_clip, save=save, load_hint=load_hint)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import torch
     import vsr_multigrid  # noqa: F401
     from vsr_multigrid.engine import pruning as adapters
     from vsr_multigrid.pruning import basicvsr as core
     from vsr_multigrid.pruning.select import choose_kept, kept_from_picked
     from vsr_multigrid.pruning.spec import ChannelSpec
 
-    cfg = Config.fromfile(args.config)
-    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-    from benchmark import parse_cfg_options
-    cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
-    init_default_scope(cfg.get('default_scope', 'mmagic'))
-    gen_cfg = copy.deepcopy(cfg.model.generator)
-    gen_type = gen_cfg.pop('type')
+    source = basicsr_source(args) if args.config.endswith(('.yml', '.yaml')) else \
+        mmagic_source(args)
+    gen_cfg, gen_type = dict(source['generator']), source['type']
     dense_type = gen_type[len('SSL'):] if gen_type.startswith('SSL') else gen_type
     if dense_type not in ('BasicVSRNet', 'IconVSRNet'):
-        raise SystemExit(f'{args.config}: model.generator.type is {gen_type!r}; tools/prune.py '
-                         'slices BasicVSRNet, IconVSRNet or their SSL stage-1 types')
+        raise SystemExit(f'{args.config}: the generator is {gen_type!r}; tools/prune.py '
+                         'slices BasicVSR, IconVSR or their SSL stage-1 types')
     stage1_cls = getattr(adapters, f'SSL{dense_type}')
     pruned_cls = getattr(adapters, f'Pruned{dense_type}')
     stage1_mode = gen_cfg.pop('stream_mode', None)
@@ -110,12 +201,7 @@ def main(argv=None):
         raise SystemExit(f'--stream-mode {mode}: the checkpoint was trained with stream_mode='
                          f'{stage1_mode!r}; its scales only fold into that layout')
     net = stage1_cls(stream_mode=mode, **gen_cfg)
-    state = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
-    state = state.get('state_dict', state)
-    generator = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
-    if not generator:
-        raise SystemExit(f'{args.checkpoint}: no generator.* weights (not an MMagic BasicVSR '
-                         'checkpoint)')
+    generator = source['weights']
     missing, unexpected = net.load_state_dict(generator, strict=False)
     if unexpected or any(not k.startswith('ssl.') for k in missing):
         raise SystemExit(f'{args.checkpoint} does not fit {gen_type}({gen_cfg}): missing '
@@ -164,7 +250,7 @@ def main(argv=None):
     core.load_weights(pruned.convs(), weights)
     masked = copy.deepcopy(net)
     core.zero_removed(masked.ssl.scales, kept)
-    clip = first_val_clip(cfg)
+    clip = source['first_val_clip']()
     with torch.no_grad():
         difference = float((pruned(clip) - masked(clip)).abs().max())
     print(f'channels kept by {how}:')
@@ -183,24 +269,19 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     spec_path = osp.abspath(osp.join(args.out, 'channel_spec.json'))
     spec.save(spec_path)
-    out_state = {f'generator.{k}': v for k, v in pruned.state_dict().items()}
-    for key, value in state.items():  # the model's own buffers (step_counter)
-        if not key.startswith('generator.'):
-            out_state[key] = value
+    meta = dict(pruned_from=osp.abspath(args.checkpoint), channel_spec=spec_path,
+                selection=how, macs=macs(counts), dense_macs=macs(dense_counts),
+                params=params(counts), dense_params=params(dense_counts),
+                max_abs_difference=difference)
     ckpt_path = osp.join(args.out, 'pruned.pth')
-    torch.save(dict(state_dict=out_state, meta=dict(
-        pruned_from=osp.abspath(args.checkpoint), channel_spec=spec_path, selection=how,
-        macs=macs(counts), dense_macs=macs(dense_counts), params=params(counts),
-        dense_params=params(dense_counts), max_abs_difference=difference)), ckpt_path)
+    source['save'](pruned, arch, meta, ckpt_path)
     with open(osp.join(args.out, 'prune_report.json'), 'w') as f:
         json.dump(dict(selection=how, counts=counts, dense_counts=dense_counts,
                        macs_ratio=macs(counts) / macs(dense_counts),
                        params_ratio=params(counts) / params(dense_counts),
                        max_abs_difference=difference), f, indent=1)
-    print(f'wrote {ckpt_path} and {spec_path}; load with\n'
-          f"  model.generator=dict(_delete_=True, type='{pruned_cls.__name__}', "
-          f"channel_spec='{spec_path}')\n  load_from='{osp.abspath(ckpt_path)}'")
-
+    print(f'wrote {ckpt_path} and {spec_path}; load with')
+    print(source['load_hint'](pruned_cls.__name__, spec_path, osp.abspath(ckpt_path)))
 
 if __name__ == '__main__':
     main()

@@ -13,7 +13,7 @@ from basicsr.utils.registry import ARCH_REGISTRY  # noqa: E402
 
 
 def register() -> None:
-    """Put the plugin's datasets (and archs) into BasicSR's registries.
+    """Put the plugin's datasets, archs and models into BasicSR's registries.
 
     Idempotent; the entry points ``vsr_multigrid.basicsr_ext.train`` and
     ``.test`` call it before BasicSR builds anything.
@@ -21,16 +21,17 @@ def register() -> None:
     import basicsr.archs  # noqa: F401  (BasicSR's own, first)
     import basicsr.data  # noqa: F401
     import basicsr.models  # noqa: F401
-    from . import datasets  # noqa: F401
+    from . import archs, datasets, models  # noqa: F401
 
 
 def build_arch(type: str, **kwargs):
-    """Build a BasicSR network by registry name, e.g. ``build_arch('BasicVSR')``.
+    """Build a BasicSR network by registry name, e.g. ``build_arch('BasicVSR')``
+    or one of the plugin's (``build_arch('SSLBasicVSR')``).
 
     Raises:
         KeyError: ``type`` is not a registered BasicSR architecture.
     """
-    import basicsr.archs  # noqa: F401  (registers the architectures)
+    register()
     if type not in ARCH_REGISTRY:
         raise KeyError(f'BasicSR has no architecture {type!r}; known: '
                        f'{sorted(k for k, _ in ARCH_REGISTRY)}')

@@ -10,7 +10,7 @@ Plain Python (no MMagic or BasicSR import); ``tools/convert_checkpoint.py``
 reads and writes the two checkpoint formats.
 """
 import re
-from typing import Callable, Dict, List, Mapping, Tuple
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 __all__ = ['mmagic_to_basicsr', 'basicsr_to_mmagic', 'ARCHS']
 
@@ -98,11 +98,15 @@ _BASICSR_TO_MMAGIC['iconvsr'] = _BASICSR_TO_MMAGIC['basicvsr'] + [
 ARCHS = tuple(_MMAGIC_TO_BASICSR)
 
 
-def _rename(state: Mapping, rules: List[Rule], source: str, arch: str) -> dict:
+def _rename(state: Mapping, rules: List[Rule], source: str, arch: str,
+            keep: Sequence[str]) -> dict:
     if arch not in ARCHS:
         raise ValueError(f'arch: expected one of {ARCHS}, got {arch!r}')
     out, unknown = {}, []
     for name, value in state.items():
+        if name.startswith(tuple(keep)):
+            out[name] = value
+            continue
         for pattern, target in rules:
             match = re.match(pattern, name)
             if match:
@@ -116,11 +120,19 @@ def _rename(state: Mapping, rules: List[Rule], source: str, arch: str) -> dict:
     return out
 
 
-def mmagic_to_basicsr(state: Mapping, arch: str = 'basicvsr') -> dict:
-    """An MMagic generator state dict (no ``generator.`` prefix) under BasicSR's names."""
-    return _rename(state, _MMAGIC_TO_BASICSR[arch] if arch in ARCHS else [], 'MMagic', arch)
+def mmagic_to_basicsr(state: Mapping, arch: str = 'basicvsr', keep: Sequence[str] = ()) -> dict:
+    """An MMagic generator state dict (no ``generator.`` prefix) under BasicSR's names.
+
+    Names starting with one of ``keep`` (the plugin's own layers, e.g. SSL's
+    ``ssl.`` scales, which both frameworks name alike) pass unchanged; any
+    other name of no known layer is an error.
+    """
+    return _rename(state, _MMAGIC_TO_BASICSR[arch] if arch in ARCHS else [], 'MMagic', arch,
+                   keep)
 
 
-def basicsr_to_mmagic(state: Mapping, arch: str = 'basicvsr') -> dict:
-    """A BasicSR network state dict (``params``) under MMagic's generator names."""
-    return _rename(state, _BASICSR_TO_MMAGIC[arch] if arch in ARCHS else [], 'BasicSR', arch)
+def basicsr_to_mmagic(state: Mapping, arch: str = 'basicvsr', keep: Sequence[str] = ()) -> dict:
+    """A BasicSR network state dict (``params``) under MMagic's generator names;
+    ``keep`` as in :func:`mmagic_to_basicsr`."""
+    return _rename(state, _BASICSR_TO_MMAGIC[arch] if arch in ARCHS else [], 'BasicSR', arch,
+                   keep)

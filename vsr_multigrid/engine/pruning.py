@@ -105,7 +105,7 @@ def _warn_small(net: nn.Module, lrs: torch.Tensor) -> None:
 
 
 def recurrent_forward(net: nn.Module, lrs: torch.Tensor, branch_step, reconstruct,
-                      hidden_channels) -> torch.Tensor:
+                      hidden_channels, warp_previous_frame: bool = False) -> torch.Tensor:
     """The stock MMagic BasicVSRNet/IconVSRNet forward with pluggable layers.
 
     Args:
@@ -114,6 +114,9 @@ def recurrent_forward(net: nn.Module, lrs: torch.Tensor, branch_step, reconstruc
         branch_step: ``(branch, lr, hidden, extra, refill) -> feature``.
         reconstruct: ``(lr, backward_feat, forward_feat) -> sr_frame``.
         hidden_channels: Hidden widths of the backward and forward branches.
+        warp_previous_frame: Pass ``branch_step`` the branch's previous LR
+            frame warped to this one (``previous_lr=``; see
+            :func:`~vsr_multigrid.nets.recurrence.bidirectional_recurrence`).
     """
     _warn_small(net, lrs)
     net.check_if_mirror_extended(lrs)
@@ -130,11 +133,11 @@ def recurrent_forward(net: nn.Module, lrs: torch.Tensor, branch_step, reconstruc
         refill = net.compute_refill_features(lrs, keyframes)
     out = bidirectional_recurrence(
         lrs, flows_forward, flows_backward,
-        lambda lr, hidden, i: branch_step('backward', lr, hidden, (), refill.get(i)),
-        lambda lr, hidden, i, backward_feat: branch_step(
-            'forward', lr, hidden, (backward_feat,) if refill else (), refill.get(i)),
+        lambda lr, hidden, i, **kw: branch_step('backward', lr, hidden, (), refill.get(i), **kw),
+        lambda lr, hidden, i, backward_feat, **kw: branch_step(
+            'forward', lr, hidden, (backward_feat,) if refill else (), refill.get(i), **kw),
         lambda lr, backward_feat, forward_feat, i: reconstruct(lr, backward_feat, forward_feat),
-        hidden_channels, flow_warp)
+        hidden_channels, flow_warp, warp_previous_frame)
     if isinstance(net, IconVSRNet):
         out = out[..., :4 * h, :4 * w]
     return out
@@ -284,7 +287,9 @@ class _Pruned:
     def _refuse_other_shapes(self, state_dict, prefix, *args, **kwargs):
         # mmengine's loader only warns on a size mismatch and keeps the random
         # init; a pruned model with a dense (or other spec's) checkpoint must fail.
-        for name, tensor in self.state_dict().items():
+        # nn.Module's state_dict: the names loading sees, also in a subclass
+        # that writes its checkpoints under other names (the BasicSR archs).
+        for name, tensor in nn.Module.state_dict(self).items():
             found = state_dict.get(prefix + name)
             if found is not None and tuple(found.shape) != tuple(tensor.shape):
                 raise ValueError(
