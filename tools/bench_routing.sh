@@ -66,5 +66,5 @@ report "$root/report-refresh5" "$root/phase2-refresh5.py" "$routed" \
 report "$root/report-still" "$phase2" "$routed" --thresholds "${thresholds[@]}" --repeats 1 \
   --cfg-options "val_dataloader.dataset.data_root=$PWD/data/demo_still"
 # PSNR by frame position at the config's threshold (0.5), with and without the refresh.
-python tools/psnr_by_frame.py "$stock" "dense=$dense" "routed=$routed@$phase2" \
+python tools/psnr_by_frame.py "$stock" "dense=$dense@$stock" "routed=$routed@$phase2" \
   "routed-refresh5=$routed@$root/phase2-refresh5.py" --out "$root/frames.json" --plot "$root/frames.png"
