@@ -61,6 +61,11 @@ def test_convert_tool_round_trip(demo_data, tmp_path):
               str(tmp_path / 'net_g.pth'), str(tmp_path / 'back.pth')], demo_data)
     back = torch.load(tmp_path / 'back.pth')['state_dict']
     assert all(torch.equal(back[f'generator.{k}'], v) for k, v in mmagic.state_dict().items())
+    # The whole MMagic model loads it strictly (its step counter included).
+    from mmagic.models.editors.basicvsr.basicvsr import BasicVSR
+    model = BasicVSR(generator=dict(type='BasicVSRNet', mid_channels=8, num_blocks=2),
+                     pixel_loss=dict(type='CharbonnierLoss'))
+    model.load_state_dict(back, strict=True)
     proc = run_tool([sys.executable, 'tools/convert_checkpoint.py', 'basicsr2mmagic', str(src),
                      str(tmp_path / 'bad.pth')], demo_data, check=False)
     assert proc.returncode != 0 and "'params'" in proc.stdout + proc.stderr

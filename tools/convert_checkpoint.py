@@ -7,8 +7,8 @@ MMagic checkpoints hold the generator under ``state_dict`` with the prefix
 ``generator.``; BasicSR network files hold it under ``params`` (or
 ``params_ema``, which ``--key`` picks). The output is in the other format: a
 BasicSR ``{'params': ...}`` file for ``network_g``'s ``pretrain_network_g``,
-or an MMagic ``{'state_dict': {'generator.*': ...}}`` checkpoint that
-``tools/test.py`` loads. Unknown parameter names fail, naming them.
+or an MMagic ``{'state_dict': {'generator.*': ..., 'step_counter': 0}}``
+checkpoint that ``tools/test.py`` and strict loaders take. Unknown parameter names fail, naming them.
 """
 import argparse
 import os.path as osp
@@ -42,8 +42,12 @@ def main(argv=None):
             raise SystemExit(f'{args.src}: no {args.key!r} (BasicSR network files hold '
                              f"'params' and maybe 'params_ema'; found {sorted(state)[:5]})")
         converted = basicsr_to_mmagic(state[args.key], args.arch)
-        torch.save(dict(state_dict={f'generator.{k}': v for k, v in converted.items()},
-                        meta=dict(converted_from=osp.abspath(args.src))), args.dst)
+        # MMagic's BasicVSR model also holds its training-step counter (for
+        # fix_iter); BasicSR keeps none, so it starts at 0, as a fresh model.
+        state_dict = {f'generator.{k}': v for k, v in converted.items()}
+        state_dict['step_counter'] = torch.zeros(1)
+        torch.save(dict(state_dict=state_dict, meta=dict(converted_from=osp.abspath(args.src))),
+                   args.dst)
     print(f'wrote {args.dst}')
     return 0
 
