@@ -282,3 +282,48 @@ def test_bench_basicsr_reads_basicsr_logs():
     assert parse_log(log) == dict(train_seconds=785, psnr=26.25)
     with pytest.raises(ValueError, match='Time consumed'):
         parse_log('no training here')
+
+
+SRUN = '''#!/usr/bin/env bash
+# srun for a machine without Slurm: starts --ntasks copies of the command with
+# the variables srun gives each task, on this node; fails if any task fails.
+ntasks=1
+while [[ $# -gt 0 && $1 != bash ]]; do
+  case $1 in --ntasks=*) ntasks=${1#--ntasks=} ;; -p) shift ;; esac
+  shift
+done
+pids=()
+for ((i = 0; i < ntasks; i++)); do
+  SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_NTASKS=$ntasks SLURM_JOB_NODELIST=localhost "$@" &
+  pids+=($!)
+done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+exit $status
+'''
+
+
+def test_slurm_script_runs_basicsr_options_on_two_cpu_tasks(demo_data, tmp_path):
+    """tools/slurm_train.sh with an option file: BasicSR's --launcher slurm, on
+    CPU (gloo), ranks from srun's variables. No Slurm here: ``srun`` and
+    ``scontrol`` are stand-ins that start the tasks on this node."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'srun').write_text(SRUN)
+    (bin_dir / 'scontrol').write_text('#!/usr/bin/env bash\necho localhost\n')
+    for tool in ('srun', 'scontrol'):
+        os.chmod(bin_dir / tool, 0o755)
+    opt = options(TINY_MG, demo_data, 'mg_slurm', total_iter=4)
+    option_file = write(opt, str(tmp_path))
+    env = dict(os.environ, PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}',
+               PYTHON=sys.executable, GPUS='2', GPUS_PER_NODE='0', TASKS_PER_NODE='2',
+               OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    proc = subprocess.run(['bash', osp.join(REPO, 'tools', 'slurm_train.sh'), 'cpu', 'mg',
+                           option_file], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    root = tmp_path / 'experiments' / 'mg_slurm'
+    ranks = [trace(root, r) for r in (0, 1)]
+    assert all(len(records) == 4 for records in ranks)
+    assert [r['clips'] for r in ranks[0]] != [r['clips'] for r in ranks[1]]  # two ranks
+    assert (root / 'models' / 'net_g_4.pth').is_file()

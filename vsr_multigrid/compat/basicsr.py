@@ -56,14 +56,38 @@ def _torch():
     return torch
 
 
-def _init_dist_cpu(launcher, backend='gloo', **kwargs):
+def _init_dist_cpu(launcher, backend='gloo', port=None, **kwargs):
     """BasicSR's ``init_dist`` without a GPU: a gloo process group from the
-    launcher's environment (torchrun: ``RANK``, ``WORLD_SIZE``,
-    ``MASTER_ADDR``, ``MASTER_PORT``)."""
+    launcher's environment.
+
+    ``pytorch`` (torchrun): ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``,
+    ``MASTER_PORT``. ``slurm`` (srun, as BasicSR's own Slurm path reads it):
+    ``SLURM_PROCID``, ``SLURM_NTASKS``, ``SLURM_LOCALID``; the master is
+    ``MASTER_ADDR`` or the job's first node, the port ``MASTER_PORT``, else
+    ``dist_params.port``, else 29500.
+    """
+    import os
+    import subprocess
     import torch.distributed as dist
-    if launcher != 'pytorch':
-        raise ValueError(f'--launcher {launcher} on a machine without CUDA: only '
-                         "'pytorch' (torchrun) is supported there")
+    if launcher == 'slurm':
+        env = os.environ
+        missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS') if k not in env]
+        if missing:
+            raise ValueError(f'--launcher slurm: {", ".join(missing)} not set; start the '
+                             'processes with srun (tools/slurm_train.sh)')
+        if 'MASTER_ADDR' not in env:
+            nodes = env.get('SLURM_JOB_NODELIST') or env.get('SLURM_NODELIST')
+            if not nodes:
+                raise ValueError('--launcher slurm: neither MASTER_ADDR nor '
+                                 'SLURM_JOB_NODELIST is set')
+            env['MASTER_ADDR'] = subprocess.check_output(
+                ['scontrol', 'show', 'hostnames', nodes], text=True).split()[0]
+        env.setdefault('MASTER_PORT', str(port or 29500))
+        env['RANK'], env['WORLD_SIZE'] = env['SLURM_PROCID'], env['SLURM_NTASKS']
+        env['LOCAL_RANK'] = env.get('SLURM_LOCALID', '0')
+    elif launcher != 'pytorch':
+        raise ValueError(f'--launcher {launcher} on a machine without CUDA: expected '
+                         "'pytorch' (torchrun) or 'slurm' (srun)")
     dist.init_process_group(backend='gloo')
 
 
