@@ -101,6 +101,14 @@ def test_threshold_sweep_is_monotone_and_estimator_starts_open():
                  (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)]
     assert fractions == sorted(fractions, reverse=True)
     assert fractions[0] == 1.0 and fractions[-1] == 0.0
+    # A trained estimator's logits can pass -100, where sigmoid is exactly 0
+    # in float32: threshold 0 still runs them, 1 runs nothing.
+    extreme = torch.tensor([-200.0, -20.0, 0.0, 20.0, 200.0])
+    assert hard_gates(extreme, 0.0).tolist() == [True] * 5
+    assert hard_gates(extreme, 1.0).tolist() == [False] * 5
+    assert hard_gates(extreme, 0.5).tolist() == [False, False, False, True, True]
+    with pytest.raises(ValueError, match='threshold'):
+        hard_gates(extreme, 1.5)
 
 
 def test_straight_through_gates_are_binary_with_gradients():
@@ -154,7 +162,7 @@ def test_routed_generator_all_open_is_the_stock_one_and_all_closed_skips_blocks(
     with torch.no_grad():
         assert torch.allclose(routed(clip), stock(clip), atol=1e-6)
         assert routed.executed_fraction() == 1.0
-        routed.threshold = 1.1  # nothing passes: every block is the identity ...
+        routed.threshold = 1.0  # nothing passes: every block is the identity ...
         closed = routed(clip)
         if cue:  # ... but on each branch's first frame, which has no previous one
             assert routed.executed_fraction() == pytest.approx(1 / t)
@@ -199,6 +207,31 @@ def test_routed_training_forward_gives_every_parameter_a_gradient():
     loss.backward()
     for name, param in routed.named_parameters():
         assert param.grad is not None, name
+
+
+def test_dense_interval_steps_run_every_block_and_train_only_the_backbone():
+    stock, routed = _routed(target=0.25, anneal_iters=10, dense_interval=2)
+    with torch.no_grad():  # estimators that would close most blocks
+        for estimator in (routed.backward_router, routed.forward_router):
+            estimator.head.bias.fill_(-3.0)
+    routed.train()
+    stock.train()
+    clip = _lr_clip()
+    for step in (1, 2):
+        routed.zero_grad()
+        out = routed(clip)
+        assert int(routed.route_iter) == step
+        (out.abs().mean() + routed.compute_loss()).backward()
+        grads = {name: param.grad for name, param in routed.named_parameters()}
+        assert all(grad is not None for grad in grads.values())  # DDP: every parameter used
+        router_grad = sum(grad.abs().sum() for name, grad in grads.items() if '_router.' in name)
+        if step == 1:  # routed: blocks skipped, the estimators learn
+            assert routed.executed_fraction() < 0.5 and router_grad > 0
+        else:  # dense: the stock generator's output, the estimators' gradient is zero
+            assert routed.executed_fraction() == 1.0 and router_grad == 0
+            assert float(routed.compute_loss()) == 0.0
+            with torch.no_grad():
+                assert torch.allclose(out, stock(clip), atol=1e-6)
 
 
 def test_temporal_cue_and_the_warped_previous_frame():
@@ -251,6 +284,8 @@ def test_routing_keys_are_checked():
         RoutedBasicVSRNet(8, 2, routing=dict(threshold=2))
     with pytest.raises(ValueError, match='temporal_cue'):
         RoutedBasicVSRNet(8, 2, routing=dict(temporal_cue=1))
+    with pytest.raises(ValueError, match='dense_interval'):
+        RoutedBasicVSRNet(8, 2, routing=dict(dense_interval=-1))
 
 
 def test_routed_checkpoint_round_trip():

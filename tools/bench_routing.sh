@@ -58,12 +58,12 @@ report() {
 # The validation clips at every threshold, timed at the calibrated width and
 # replayed at MMagic's 64x30 (about 25 minutes: 25 frames at 64x30 take about
 # 20 s per forward here).
-report "$root/report" "$phase2" "$routed" --thresholds "${thresholds[@]}"
+report "$root/report" "$phase2" "$routed" --dense "$dense" --thresholds "${thresholds[@]}"
 # The refresh changes quality, not the replay: no 64x30 timing, one repeat.
-report "$root/report-refresh5" "$root/phase2-refresh5.py" "$routed" \
+report "$root/report-refresh5" "$root/phase2-refresh5.py" "$routed" --dense "$dense" \
   --thresholds "${thresholds[@]}" --replay-width 0 0 --repeats 1
 # The still-background clip (one clip), replayed at 64x30, one repeat.
-report "$root/report-still" "$phase2" "$routed" --thresholds "${thresholds[@]}" --repeats 1 \
+report "$root/report-still" "$phase2" "$routed" --dense "$dense" --thresholds "${thresholds[@]}" --repeats 1 \
   --cfg-options "val_dataloader.dataset.data_root=$PWD/data/demo_still"
 # PSNR by frame position at the config's threshold (0.5), with and without the refresh.
 python tools/psnr_by_frame.py "$stock" "dense=$dense@$stock" "routed=$routed@$phase2" \

@@ -28,14 +28,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
     from vsr_multigrid.basicsr_ext.convert import basicsr_to_mmagic, mmagic_to_basicsr
+    from vsr_multigrid.compat.checkpoint import generator_weights
 
     state = torch.load(args.src, map_location='cpu', weights_only=False)
     if args.direction == 'mmagic2basicsr':
-        weights = state.get('state_dict', state)
-        generator = {k[len('generator.'):]: v for k, v in weights.items()
-                     if k.startswith('generator.')}
-        if not generator:
-            raise SystemExit(f'{args.src}: no generator.* weights (not an MMagic checkpoint)')
+        try:
+            generator = generator_weights(state)
+        except ValueError as error:
+            raise SystemExit(f'{args.src}: {error}') from None
         torch.save(dict(params=mmagic_to_basicsr(generator, args.arch)), args.dst)
     else:
         if args.key not in state:

@@ -95,16 +95,17 @@ def mmagic_source(args) -> dict:
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from benchmark import parse_cfg_options
+    from vsr_multigrid.compat.checkpoint import generator_weights
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     generator = copy.deepcopy(cfg.model.generator)
     state = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
     state = state.get('state_dict', state)
-    weights = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
-    if not weights:
-        raise SystemExit(f'{args.checkpoint}: no generator.* weights (not an MMagic BasicVSR '
-                         'checkpoint)')
+    try:
+        weights = generator_weights(state)
+    except ValueError as error:
+        raise SystemExit(f'{args.checkpoint}: {error}') from None
 
     def save(pruned, arch, meta, path):
         out_state = {f'generator.{k}': v for k, v in pruned.state_dict().items()}

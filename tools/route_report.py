@@ -7,8 +7,11 @@ CONFIG is a routed config (``RoutedBasicVSRNet``/``RoutedIconVSRNet``) and
 CHECKPOINT its trained weights. For each test-time threshold it runs the generator on every
 validation clip (LR frames as the model sees them), and reports per clip the
 share of (block, patch) pairs that ran, the latency per frame against the
-dense ``BasicVSRNet`` with the same weights (median of ``--repeats`` runs,
-after one warm-up), and PSNR (RGB, whole frames, MMagic's ``psnr``) for both.
+dense ``BasicVSRNet`` (median of ``--repeats`` runs, after one warm-up), and
+PSNR (RGB, whole frames, MMagic's ``psnr``) for both. The dense rows use
+``--dense CHECKPOINT``, the model routing started from, when given; else the
+routed checkpoint's own backbone with every block running (after phase 2 that
+is not the model the routing should be judged against).
 Since at tiny widths the residual blocks are a few percent of the cost, it
 also times a generator of ``--replay-width`` (MMagic's 64 x 30 by default,
 random weights) dense and replaying the same decisions, one per unit and
@@ -71,6 +74,9 @@ def main(argv=None):
                         help='also time a generator of this width (random weights) replaying '
                         'the decisions the checkpoint made (default: MMagic\'s 64 x 30; '
                         '0 0 skips)')
+    parser.add_argument('--dense', metavar='CHECKPOINT',
+                        help='the dense checkpoint routing started from: the reference of '
+                        'the "vs dense" column (default: the routed weights, all blocks running)')
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--cfg-options', nargs='+', default=[])
     args = parser.parse_args(argv)
@@ -84,6 +90,7 @@ def main(argv=None):
     from mmagic.evaluation.metrics.psnr import psnr
     from mmagic.registry import DATASETS, MODELS
     from benchmark import machine, parse_cfg_options
+    from vsr_multigrid.compat.checkpoint import generator_weights
 
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
@@ -93,19 +100,19 @@ def main(argv=None):
         raise SystemExit(f"{args.config}: model.generator.type is {gen_cfg.get('type')!r}, "
                          'expected RoutedBasicVSRNet or RoutedIconVSRNet')
     routed = MODELS.build(gen_cfg).eval()
-    state = torch.load(args.checkpoint, map_location='cpu', weights_only=False)
-    weights = {k[len('generator.'):]: v for k, v in state.get('state_dict', state).items()
-               if k.startswith('generator.')}
+    weights = generator_weights(args.checkpoint)
     routed.load_state_dict(weights, strict=True)
     # The stock generator of the same keys, without routing.
     dense_cfg = dict(gen_cfg, type=gen_cfg['type'][len('Routed'):])
     dense_cfg.pop('routing', None)
     dense = MODELS.build(dense_cfg).eval()
-    missing, unexpected = dense.load_state_dict(weights, strict=False)
+    dense_checkpoint = args.dense or args.checkpoint
+    missing, unexpected = dense.load_state_dict(
+        generator_weights(args.dense) if args.dense else weights, strict=False)
     if missing or any(not k.startswith(('backward_router', 'forward_router', 'route_iter'))
                       for k in unexpected):
-        raise SystemExit(f'{args.checkpoint}: the dense generator does not fit its weights '
-                         f'(missing {missing[:3]})')
+        raise SystemExit(f'{dense_checkpoint}: the dense generator does not fit its weights '
+                         f'(missing {missing[:3]}, unexpected {unexpected[:3]})')
     dataset = DATASETS.build(cfg.val_dataloader.dataset)
     clips = []
     for index in range(len(dataset)):
@@ -159,7 +166,8 @@ def main(argv=None):
                            wide_speedup=dense_s / routed_s)
             rows.append(row)
     wide = f'{args.replay_width[0]}x{args.replay_width[1]}'
-    lines = [f'Machine: {machine()}. Checkpoint: {args.checkpoint}.', '',
+    lines = [f'Machine: {machine()}. Checkpoint: {args.checkpoint}. Dense rows: '
+             f"{args.dense or 'its backbone with every block running'}.", '',
              '| threshold | clip | executed | ms/frame | speed-up vs dense | PSNR | vs dense | '
              f'{wide} replaying the decisions: ms/frame dense, routed, speed-up |',
              '|---|---|---|---|---|---|---|---|']
@@ -177,7 +185,8 @@ def main(argv=None):
     with open(osp.join(args.out, 'report.md'), 'w') as f:
         f.write(text + '\n')
     with open(osp.join(args.out, 'report.json'), 'w') as f:
-        json.dump(dict(config=args.config, checkpoint=args.checkpoint, rows=rows), f, indent=1)
+        json.dump(dict(config=args.config, checkpoint=args.checkpoint, dense=args.dense,
+                       rows=rows), f, indent=1)
 
     # The patch map of one frame at the first threshold.
     import matplotlib

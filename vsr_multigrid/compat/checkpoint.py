@@ -62,3 +62,25 @@ def allow_mmengine_checkpoints() -> None:
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is not None:
         add_safe_globals(mmengine_checkpoint_globals())
+
+
+def generator_weights(checkpoint) -> dict:
+    """The ``generator.*`` weights of an MMagic checkpoint, without the prefix.
+
+    Args:
+        checkpoint: A file path, or a checkpoint already loaded (with or
+            without its ``state_dict`` level).
+
+    Raises:
+        ValueError: Naming the file, when it holds no ``generator.*`` weights.
+    """
+    source = f'{checkpoint}: ' if isinstance(checkpoint, str) else ''
+    if isinstance(checkpoint, str):
+        allow_mmengine_checkpoints()
+        checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    state = checkpoint.get('state_dict', checkpoint)
+    weights = {k[len('generator.'):]: v for k, v in state.items() if k.startswith('generator.')}
+    if not weights:
+        raise ValueError(f'{source}no generator.* weights (not an MMagic BasicVSR/IconVSR '
+                         f'checkpoint; keys start {sorted(state)[:3]})')
+    return weights

@@ -28,6 +28,7 @@ from mmagic.models.utils import default_init_weights, flow_warp
 from mmagic.registry import MODELS
 from torch import nn
 
+from ..compat.checkpoint import generator_weights
 from ..nets.recurrence import bidirectional_recurrence
 from ..pruning import basicvsr as core
 from ..pruning.scales import SparsityScales
@@ -366,8 +367,7 @@ def _load_teacher(teacher: dict) -> nn.Module:
                              'model.teacher.generator')
         generator_cfg = Config.fromstring(saved, '.py').model.generator
     net = MODELS.build(generator_cfg)
-    weights = state.get('state_dict', state)
-    weights = {k[len('generator.'):]: v for k, v in weights.items() if k.startswith('generator.')}
+    weights = generator_weights(state)
     try:
         net.load_state_dict(weights, strict=True)
     except RuntimeError as error:

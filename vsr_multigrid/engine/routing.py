@@ -39,10 +39,17 @@ __all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedB
 #: patches: real speed) or ``'masked'`` (whole frames, for checking);
 #: ``temporal_cue``: the estimator also reads how much the LR frame differs
 #: from the previous one warped to it (:func:`~vsr_multigrid.routing.gates.temporal_cue`),
-#: and each branch's first frame, which has no previous one, runs all blocks.
+#: and each branch's first frame, which has no previous one, runs all blocks;
+#: ``dense_interval``: every k-th training forward (0: never) runs all blocks
+#: and trains only the backbone (the estimators' gradient is zero), so a
+#: backbone fine-tuned under skipping (phase 2) stays a working dense model
+#: and every test-time threshold stays usable. Without it, blocks that the
+#: estimators close learn nothing about the hidden states they would meet,
+#: and running them there can diverge through the recurrence.
 ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
                         min_temperature=0.1, anneal_iters=1000, threshold=0.5,
-                        refresh_interval=0, hidden=16, inference='sparse', temporal_cue=True)
+                        refresh_interval=0, dense_interval=0, hidden=16, inference='sparse',
+                        temporal_cue=True)
 
 
 def _check_routing(cfg, num_blocks: int) -> dict:
@@ -55,7 +62,7 @@ def _check_routing(cfg, num_blocks: int) -> dict:
     if cfg['units'] is None:
         cfg['units'] = num_blocks
     for key, low in (('patch', 1), ('units', 1), ('hidden', 1), ('anneal_iters', 0),
-                     ('refresh_interval', 0)):
+                     ('refresh_interval', 0), ('dense_interval', 0)):
         value = cfg[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ValueError(f"model.generator.routing.{key}: expected an int >= {low}, "
@@ -129,6 +136,8 @@ class _Routed:
             self.route_iter += 1
         temperature = self.temperature()
         self.executed, self.train_gates = [], []
+        dense_step = training and bool(cfg['dense_interval']) and \
+            int(self.route_iter) % cfg['dense_interval'] == 0
 
         def branch_step(branch, lr, hidden, extra, refill, previous_lr=None):
             feat = roles.branch_input(convs, branch, lr, hidden, extra, refill)
@@ -144,6 +153,10 @@ class _Routed:
                     # Replayed decisions; the estimator still ran, so a
                     # replay is timed with its cost.
                     gates = self.forced_maps[(branch, t)]
+                elif dense_step:
+                    # All open; the estimator stays in the graph with a zero
+                    # gradient (DDP needs every parameter used each step).
+                    gates, mode = 1 + 0 * logits, 'masked'
                 elif training:
                     gates, mode = gumbel_sigmoid_gates(logits, temperature), 'masked'
                     self.train_gates.append(gates)
@@ -169,7 +182,7 @@ class _Routed:
 
     def compute_loss(self) -> torch.Tensor:
         """The last training forward's ``(executed - target)^2`` (refreshed
-        frames excluded: they are not the estimator's choice)."""
+        frames and dense steps excluded: they are not the estimator's choice)."""
         if not self.train_gates:
             return next(self.parameters()).new_zeros(())
         return compute_loss(torch.cat([g.flatten() for g in self.train_gates]),

@@ -86,8 +86,15 @@ def gumbel_sigmoid_gates(logits: torch.Tensor, temperature: float,
 
 def hard_gates(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     """Inference decisions: run where the confidence ``sigmoid(logit)`` passes
-    ``threshold`` (0 runs everything, above 1 nothing)."""
-    return torch.sigmoid(logits) > threshold
+    ``threshold`` (0 runs everything, 1 nothing).
+
+    Compared in logit space: a trained estimator's logits can fall below -100,
+    where ``sigmoid`` is exactly 0 in float32 and threshold 0 would skip."""
+    if not 0 <= threshold <= 1:
+        raise ValueError(f'gate threshold: expected a confidence in [0, 1], got {threshold!r}')
+    if threshold == 0:
+        return torch.ones_like(logits, dtype=torch.bool)
+    return logits > torch.logit(torch.tensor(float(threshold), dtype=torch.float64)).item()
 
 
 def compute_loss(gates: torch.Tensor, target: float) -> torch.Tensor:
