@@ -49,8 +49,8 @@ def test_sparse_blocks_equal_masked_blocks_on_hard_gates(patch, units, share, mo
     halos would cost more); both equal the masked computation."""
     from vsr_multigrid.routing import blocks
     gathered = []
-    real_gather = blocks.gather_patches
-    monkeypatch.setattr(blocks, 'gather_patches',
+    real_gather = blocks.gather_windows
+    monkeypatch.setattr(blocks, 'gather_windows',
                         lambda *a, **k: gathered.append(1) or real_gather(*a, **k))
     convs, feat = _convs(), _feat()
     gh, gw = patch_grid(13, 10, patch)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The SSL pruning benchmark of docs/BENCHMARKS.md, in the calibrated CPU regime:
-# from one trained dense tiny BasicVSR, at 50% and 25% of the prunable MACs,
+# from one trained dense tiny BasicVSR, at 50% and 25% of the prunable MACs
+# (SHARES, default "0.25 0.5"; 0.1 was added later),
 #   ssl      stage 1 (sparsity learning) -> tools/prune.py -> stage 3 with
 #            Temporal Finetuning (and, at 25%, without it, and in SSL's RSC
 #            stream layout instead of the aligned one);
@@ -13,7 +14,8 @@
 #
 #   bash tools/bench_pruning.sh [DENSE_CHECKPOINT]   # about 90 minutes on 2 CPU cores
 # Without DENSE_CHECKPOINT the dense model is trained first (13 more minutes).
-# BENCH_ROOT (default work_dirs/bench_pruning), STAGE1_ITERS, FINETUNE_ITERS, ROUND_TO.
+# BENCH_ROOT (default work_dirs/bench_pruning), SHARES, STAGE1_ITERS, FINETUNE_ITERS,
+# ROUND_TO; RSC=0 leaves out the RSC run (at 25%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash tools/bootstrap.sh --print-env)"
@@ -33,11 +35,13 @@ dense=$(bench_dense "$root" "$stock" "${1:-}")
 train() { bench_train bench_pruning "$@"; }
 
 both=$((stage1_iters + finetune_iters))
-# share, tag, SSL's ratio of channels to regularise away (about the channel
-# share that leaves that share of the MACs, since most convs lose inputs and
-# outputs alike).
-for target in "0.25 p25 0.5" "0.5 p50 0.3"; do
-  read -r share tag ratio <<< "$target"
+read -r -a shares <<< "${SHARES:-0.25 0.5}"
+for share in "${shares[@]}"; do
+  # The run tag (p25 for 0.25), and SSL's ratio of channels to regularise
+  # away: 1 - sqrt(share) to one decimal (0.5 for 25%, 0.3 for 50%, 0.7 for
+  # 10%), since most convs lose inputs and outputs alike.
+  tag=$(python -c "print(f'p{round($share * 100)}')")
+  ratio=$(python -c "print(round(1 - $share ** 0.5, 1))")
   # SSL: the regulariser reaches SSL's limit (0.1) after 200 of the 300 steps.
   train configs/ssl/basicvsr_ssl-stage1_tiny_demo.py "$root/ssl-stage1-$tag" "$stage1_iters" \
     load_from="$dense" model.generator.sparsity.ratio="$ratio" \
@@ -69,6 +73,7 @@ done
 # SSL's own Residual Sparsity Connection layout at 25%, for quality at equal
 # MACs (its latency against the aligned layout: tools/prune_report.py).
 share=0.25 tag=p25 ratio=0.5
+if [[ ${RSC:-1} == 1 ]]; then
 train configs/ssl/basicvsr_ssl-stage1_tiny_demo.py "$root/ssl-rsc-stage1-$tag" \
   "$stage1_iters" load_from="$dense" model.generator.stream_mode=rsc \
   model.generator.sparsity.ratio="$ratio" model.generator.sparsity.interval=1 \
@@ -80,6 +85,7 @@ rsc_stage1="$root/ssl-rsc-stage1-$tag/iter_$stage1_iters.pth"
 train configs/ssl/basicvsr_ssl-finetune-tf_tiny_demo.py "$root/ssl-rsc-tf-$tag" \
   "$finetune_iters" "model.generator.channel_spec=$PWD/$root/ssl-rsc-$tag/channel_spec.json" \
   load_from="$root/ssl-rsc-$tag/pruned.pth" model.teacher.checkpoint="$rsc_stage1"
+fi
 
 python tools/bench_pruning_report.py "$root" --dense "$dense" --stage1-iters "$stage1_iters" \
   --finetune-iters "$finetune_iters" --dense-iters "$dense_iters"

@@ -32,7 +32,7 @@ METHODS = [
     ('L1-norm', 'l1-ft-{tag}', 'l1-{tag}', 'fine-tune {both}'),
     ('narrow, from scratch', 'scratch-{tag}', 'narrow-{tag}', 'all {all} from scratch'),
 ]
-TARGETS = [('p50', 0.5), ('p25', 0.25)]
+TARGETS = [('p50', 0.5), ('p25', 0.25), ('p10', 0.1)]
 
 
 def final(run_dir: str) -> dict:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .patches import expand_patch_mask, gather_patches, scatter_patches
+from .patches import expand_patch_mask, gather_windows, pad_to_grid, put_windows, window_index
 
 __all__ = ['BLOCK_HALO', 'ROUTING_MODES', 'sparse_cost', 'unit_of', 'routed_residual_blocks']
 
@@ -50,6 +50,35 @@ def _block(convs: Mapping[str, nn.Conv2d], prefix: str, x: torch.Tensor,
     return convs[f'{prefix}.conv2'](inner)
 
 
+class _UnitPlan:
+    """Where one unit's blocks run in ``'sparse'`` mode; consecutive blocks
+    sharing a unit share its plan (indices and masks made once).
+
+    ``whole``: run on the whole frame and keep the residual where ``keep``;
+    else ``windows``/``centres``: the active patches' windows (with halo)
+    and centres in the padded map, ``inside``: 1 where a window lies in the
+    frame."""
+
+    def __init__(self, gates: torch.Tensor, patch: int, frame_padded: torch.Tensor,
+                 frame_size, dtype: torch.dtype):
+        h, w = frame_size
+        n, gh, gw = gates.shape
+        active = gates.reshape(-1).nonzero().flatten()
+        self.empty = active.numel() == 0
+        # Gathering this many patches with their halos would cost more than
+        # the whole frame: run it whole (same result, less work).
+        self.whole = active.numel() * sparse_cost(patch) >= gates.numel()
+        if self.empty:
+            return
+        if self.whole:
+            self.keep = expand_patch_mask(gates[:, None].to(dtype), patch, h, w)
+            return
+        grid = (gh, gw)
+        self.windows = window_index(active, grid, patch, patch + 2 * BLOCK_HALO)
+        self.centres = window_index(active, grid, patch, patch, offset=BLOCK_HALO)
+        self.inside = gather_windows(frame_padded, self.windows)
+
+
 def routed_residual_blocks(convs: Mapping[str, nn.Conv2d], branch: str, num_blocks: int,
                            feat: torch.Tensor, gates: Optional[torch.Tensor], patch: int,
                            mode: str) -> torch.Tensor:
@@ -65,31 +94,39 @@ def routed_residual_blocks(convs: Mapping[str, nn.Conv2d], branch: str, num_bloc
     if mode not in ROUTING_MODES:
         raise ValueError(f'routing mode: expected one of {ROUTING_MODES}, got {mode!r}')
     n, c, h, w = feat.shape
-    if gates is not None and mode == 'masked':
+    if gates is None:
+        for k in range(num_blocks):
+            feat = feat + _block(convs, f'{branch}.block{k}', feat)
+        return feat
+    if mode == 'masked':
         mask = expand_patch_mask(gates, patch, h, w)
-    frame = feat.new_ones(n, 1, h, w)
+        for k in range(num_blocks):
+            unit = unit_of(k, num_blocks, gates.size(1))
+            feat = feat + mask[:, unit:unit + 1] * _block(convs, f'{branch}.block{k}', feat)
+        return feat
+    # Sparse: the feature lives in one padded buffer for all blocks; each
+    # block reads its active windows and writes their centres back in place,
+    # so the work per block follows the active patches, not the frame.
+    padded = pad_to_grid(feat, patch, BLOCK_HALO)
+    interior = padded[:, :, BLOCK_HALO:BLOCK_HALO + h, BLOCK_HALO:BLOCK_HALO + w]
+    frame_padded = pad_to_grid(feat.new_ones(n, 1, h, w), patch, BLOCK_HALO)
+    plans = {}
     for k in range(num_blocks):
-        prefix = f'{branch}.block{k}'
-        if gates is None:
-            feat = feat + _block(convs, prefix, feat)
+        prefix, unit = f'{branch}.block{k}', unit_of(k, num_blocks, gates.size(1))
+        if unit not in plans:
+            plans[unit] = _UnitPlan(gates[:, unit], patch, frame_padded, (h, w), feat.dtype)
+        plan = plans[unit]
+        if plan.empty:
             continue
-        unit = unit_of(k, num_blocks, gates.size(1))
-        if mode == 'masked':
-            feat = feat + mask[:, unit:unit + 1] * _block(convs, prefix, feat)
+        if plan.whole:
+            interior += plan.keep * _block(convs, prefix, interior)
             continue
-        active = gates[:, unit].reshape(-1).nonzero().flatten()
-        if active.numel() == 0:
-            continue
-        if active.numel() * sparse_cost(patch) >= gates[:, unit].numel():
-            # Gathering these patches with their halos costs more than the
-            # whole frame: run it whole and keep the residual where active.
-            keep = expand_patch_mask(gates[:, unit:unit + 1].to(feat.dtype), patch, h, w)
-            feat = feat + keep * _block(convs, prefix, feat)
-            continue
-        windows = gather_patches(feat, active, patch, BLOCK_HALO)
-        inside = gather_patches(frame, active, patch, BLOCK_HALO)
+        windows = gather_windows(padded, plan.windows)
         centre = windows[:, :, BLOCK_HALO:-BLOCK_HALO, BLOCK_HALO:-BLOCK_HALO]
-        out = _block(convs, prefix, windows, inside)[:, :, BLOCK_HALO:-BLOCK_HALO,
-                                                     BLOCK_HALO:-BLOCK_HALO]
-        feat = scatter_patches(feat, active, centre + out, patch)
-    return feat
+        # The residual is zeroed where a patch overhangs the frame, so the
+        # padding stays zero for the next block's halos.
+        out = _block(convs, prefix, windows, plan.inside)
+        crop = (slice(None), slice(None), slice(BLOCK_HALO, -BLOCK_HALO),
+                slice(BLOCK_HALO, -BLOCK_HALO))
+        put_windows(padded, plan.centres, centre + out[crop] * plan.inside[crop])
+    return interior.contiguous()

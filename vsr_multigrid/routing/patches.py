@@ -12,7 +12,8 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ['patch_grid', 'gather_patches', 'scatter_patches', 'expand_patch_mask']
+__all__ = ['patch_grid', 'pad_to_grid', 'window_index', 'gather_windows', 'put_windows',
+           'gather_patches', 'scatter_patches', 'expand_patch_mask']
 
 
 def patch_grid(height: int, width: int, patch: int) -> Tuple[int, int]:
@@ -22,15 +23,41 @@ def patch_grid(height: int, width: int, patch: int) -> Tuple[int, int]:
     return math.ceil(height / patch), math.ceil(width / patch)
 
 
-def _windows(index: torch.Tensor, grid: Tuple[int, int], patch: int, size: int):
-    """Batch, row and column indices of each indexed patch's window of ``size``."""
+def pad_to_grid(feat: torch.Tensor, patch: int, halo: int) -> torch.Tensor:
+    """``feat`` zero-padded by ``halo`` on every side and to whole patches,
+    in channels-last memory: a window's pixels are contiguous runs of
+    channels, so gathering and writing back are cheap per pixel."""
+    n, c, h, w = feat.shape
+    gh, gw = patch_grid(h, w, patch)
+    padded = F.pad(feat, (halo, gw * patch - w + halo, halo, gh * patch - h + halo))
+    return padded.contiguous(memory_format=torch.channels_last)
+
+
+def window_index(index: torch.Tensor, grid: Tuple[int, int], patch: int, size: int,
+                 offset: int = 0):
+    """Advanced indices (batch, rows, cols) of each indexed patch's window of
+    ``size`` pixels starting ``offset`` pixels into the patch, in the
+    coordinates of :func:`pad_to_grid` (index into the ``(n, h, w, c)``
+    view: see :func:`gather_windows`)."""
     per_frame = grid[0] * grid[1]
     batch = index // per_frame
     row, col = (index % per_frame) // grid[1], index % grid[1]
-    offsets = torch.arange(size, device=index.device)
-    rows = (row * patch).unsqueeze(1) + offsets  # (k, size), in padded coordinates
+    offsets = torch.arange(size, device=index.device) + offset
+    rows = (row * patch).unsqueeze(1) + offsets  # (k, size)
     cols = (col * patch).unsqueeze(1) + offsets
-    return batch, rows, cols
+    return batch[:, None, None], rows[:, :, None], cols[:, None, :]
+
+
+def gather_windows(padded: torch.Tensor, where) -> torch.Tensor:
+    """The windows ``where`` (:func:`window_index`) of a padded map, as a
+    dense batch ``(k, c, size, size)``: one gather for all patches."""
+    return padded.permute(0, 2, 3, 1)[where].permute(0, 3, 1, 2)
+
+
+def put_windows(padded: torch.Tensor, where, values: torch.Tensor) -> None:
+    """Write ``values`` ``(k, c, size, size)`` into the windows ``where`` of
+    ``padded``, in place (windows must not overlap)."""
+    padded.permute(0, 2, 3, 1)[where] = values.permute(0, 2, 3, 1).to(padded.dtype)
 
 
 def gather_patches(feat: torch.Tensor, index: torch.Tensor, patch: int,
@@ -47,13 +74,9 @@ def gather_patches(feat: torch.Tensor, index: torch.Tensor, patch: int,
     Returns:
         ``(k, c, patch + 2 * halo, patch + 2 * halo)``.
     """
-    n, c, h, w = feat.shape
-    grid = patch_grid(h, w, patch)
-    padded = F.pad(feat, (halo, grid[1] * patch - w + halo, halo, grid[0] * patch - h + halo))
-    batch, rows, cols = _windows(index, grid, patch, patch + 2 * halo)
-    # Advanced indexing (k, size, size, c): one gather for all patches.
-    out = padded.permute(0, 2, 3, 1)[batch[:, None, None], rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2)
+    grid = patch_grid(feat.size(2), feat.size(3), patch)
+    return gather_windows(pad_to_grid(feat, patch, halo),
+                          window_index(index, grid, patch, patch + 2 * halo))
 
 
 def scatter_patches(feat: torch.Tensor, index: torch.Tensor, values: torch.Tensor,
@@ -66,15 +89,10 @@ def scatter_patches(feat: torch.Tensor, index: torch.Tensor, values: torch.Tenso
         values: ``(k, c, patch, patch)``: the new content of each patch (the
             part overhanging the frame is dropped).
     """
-    n, c, h, w = feat.shape
-    gh, gw = patch_grid(h, w, patch)
-    padded = F.pad(feat, (0, gw * patch - w, 0, gh * patch - h))
-    tiles = padded.view(n, c, gh, patch, gw, patch).permute(0, 2, 4, 1, 3, 5) \
-        .reshape(n * gh * gw, c, patch, patch)
-    tiles = tiles.index_copy(0, index, values.to(tiles.dtype))
-    out = tiles.view(n, gh, gw, c, patch, patch).permute(0, 3, 1, 4, 2, 5) \
-        .reshape(n, c, gh * patch, gw * patch)
-    return out[:, :, :h, :w]
+    h, w = feat.shape[2:]
+    padded = pad_to_grid(feat, patch, 0)
+    put_windows(padded, window_index(index, patch_grid(h, w, patch), patch, patch), values)
+    return padded[:, :, :h, :w]
 
 
 def expand_patch_mask(mask: torch.Tensor, patch: int, height: int, width: int) -> torch.Tensor:
