@@ -234,6 +234,51 @@ def test_dense_interval_steps_run_every_block_and_train_only_the_backbone():
                 assert torch.allclose(out, stock(clip), atol=1e-6)
 
 
+def test_reuse_takes_the_aligned_hidden_state_where_every_unit_is_closed():
+    from vsr_multigrid.routing.blocks import reuse_where_closed
+    feat, aligned = _feat(seed=1), _feat(seed=2)
+    gates = torch.zeros(2, 3, 4, 3, dtype=torch.bool)  # patch 4 on 13 x 10
+    gates[0, 1, 0, 0] = True  # one unit open: the patch keeps its blocks' output
+    gates[1, :, 3, 2] = True  # the overhanging corner patch, all open
+    out = reuse_where_closed(feat, aligned, gates, 4)
+    assert torch.equal(out[0, :, :4, :4], feat[0, :, :4, :4])
+    assert torch.equal(out[1, :, 12:, 8:], feat[1, :, 12:, 8:])
+    kept = torch.zeros(2, 1, 13, 10, dtype=torch.bool)
+    kept[0, :, :4, :4] = kept[1, :, 12:, 8:] = True
+    assert torch.equal(out.masked_select(~kept), aligned.masked_select(~kept))
+    # Training: straight-through gates keep a gradient through the product.
+    soft = gates.float().requires_grad_()
+    reuse_where_closed(feat, aligned, soft, 4).sum().backward()
+    assert soft.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='aligned'):
+        reuse_where_closed(feat, aligned[:, :2], gates, 4)
+
+
+def test_routed_generator_reuses_only_after_each_branch_first_frame(monkeypatch):
+    from vsr_multigrid.engine import routing
+    calls = []
+    real = routing.reuse_where_closed
+
+    def spy(feat, aligned, gates, patch):
+        out = real(feat, aligned, gates, patch)
+        calls.append((aligned, gates, out))
+        return out
+
+    monkeypatch.setattr(routing, 'reuse_where_closed', spy)
+    _, routed = _routed(threshold=1.0, reuse=True)  # every gate closed
+    with torch.no_grad():
+        routed(_lr_clip(t=3))
+    # 2 branches x (3 frames - the first, which runs all blocks under the cue)
+    assert len(calls) == 4
+    for aligned, gates, out in calls:
+        assert not gates.any() and torch.equal(out, aligned)
+    calls.clear()
+    _, routed = _routed(threshold=1.0)  # reuse off by default
+    with torch.no_grad():
+        routed(_lr_clip(t=3))
+    assert not calls
+
+
 def test_temporal_cue_and_the_warped_previous_frame():
     from vsr_multigrid.nets.recurrence import bidirectional_recurrence
     from vsr_multigrid.routing.gates import ConfidenceEstimator, temporal_cue
@@ -284,6 +329,8 @@ def test_routing_keys_are_checked():
         RoutedBasicVSRNet(8, 2, routing=dict(threshold=2))
     with pytest.raises(ValueError, match='temporal_cue'):
         RoutedBasicVSRNet(8, 2, routing=dict(temporal_cue=1))
+    with pytest.raises(ValueError, match='reuse'):
+        RoutedBasicVSRNet(8, 2, routing=dict(reuse='yes'))
     with pytest.raises(ValueError, match='dense_interval'):
         RoutedBasicVSRNet(8, 2, routing=dict(dense_interval=-1))
 

@@ -13,11 +13,13 @@
 #   bash tools/bench_routing.sh [DENSE_CHECKPOINT]   # about 60 minutes on 2 CPU cores
 # Without DENSE_CHECKPOINT the dense model is trained first (13 more minutes).
 # BENCH_ROOT (default work_dirs/bench_routing), PHASE1_ITERS, PHASE2_ITERS,
-# THRESHOLDS (default "0.3 0.5 0.7"), TARGET (executed fraction, default 0.5).
+# THRESHOLDS (default "0.3 0.5 0.7"), TARGET (executed fraction, default 0.5),
+# ROUTING (more routing keys for training and test, e.g. "reuse=True").
+# The configs used are written to BENCH_ROOT (phase1.py, phase2.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash tools/bootstrap.sh --print-env)"
-root="${BENCH_ROOT:-work_dirs/bench_routing}"
+root=$(realpath -m "${BENCH_ROOT:-work_dirs/bench_routing}")
 phase1_iters="${PHASE1_ITERS:-300}"
 phase2_iters="${PHASE2_ITERS:-300}"
 read -r -a thresholds <<< "${THRESHOLDS:-0.3 0.5 0.7}"
@@ -31,18 +33,24 @@ source tools/bench_lib.sh
 dense=$(bench_dense "$root" "$stock" "${1:-}")
 train() { bench_train bench_routing "$@"; }
 
-phase1=configs/routing/basicvsr_routed-phase1_tiny_demo.py
-phase2=configs/routing/basicvsr_routed-phase2_tiny_demo.py
-routing="model.generator.routing.target=$target"
-train "$phase1" "$root/phase1" "$phase1_iters" load_from="$dense" "$routing" \
-  model.generator.routing.anneal_iters="$phase1_iters"
-train "$phase2" "$root/phase2" "$phase2_iters" load_from="$root/phase1/iter_$phase1_iters.pth" \
-  "$routing" model.generator.routing.anneal_iters=0
+# The phase configs with this bench's routing keys (phase 2 also tests).
+phase1="$root/phase1.py" phase2="$root/phase2.py"
+routing="target=$target${ROUTING:+, $ROUTING}"
+cat > "$phase1" <<CFG
+_base_ = '$PWD/configs/routing/basicvsr_routed-phase1_tiny_demo.py'
+model = dict(generator=dict(routing=dict($routing, anneal_iters=$phase1_iters)))
+CFG
+cat > "$phase2" <<CFG
+_base_ = '$PWD/configs/routing/basicvsr_routed-phase2_tiny_demo.py'
+model = dict(generator=dict(routing=dict($routing, anneal_iters=0)))
+CFG
+train "$phase1" "$root/phase1" "$phase1_iters" load_from="$dense"
+train "$phase2" "$root/phase2" "$phase2_iters" load_from="$root/phase1/iter_$phase1_iters.pth"
 routed="$root/phase2/iter_$phase2_iters.pth"
 
 # The temporal refresh at test time: every 5th frame of each branch runs all blocks.
 cat > "$root/phase2-refresh5.py" <<CFG
-_base_ = '$PWD/$phase2'
+_base_ = '$phase2'
 model = dict(generator=dict(routing=dict(refresh_interval=5)))
 CFG
 

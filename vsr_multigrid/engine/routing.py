@@ -21,7 +21,7 @@ from mmagic.registry import MODELS
 from torch import nn
 
 from ..pruning import basicvsr as roles
-from ..routing.blocks import ROUTING_MODES, routed_residual_blocks
+from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_blocks
 from ..routing.gates import (ConfidenceEstimator, compute_loss, gumbel_sigmoid_gates, hard_gates,
                              temporal_cue)
 from .pruning import _check_residual_blocks, generator_convs, recurrent_forward
@@ -45,11 +45,16 @@ __all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedB
 #: backbone fine-tuned under skipping (phase 2) stays a working dense model
 #: and every test-time threshold stays usable. Without it, blocks that the
 #: estimators close learn nothing about the hidden states they would meet,
-#: and running them there can diverge through the recurrence.
+#: and running them there can diverge through the recurrence;
+#: ``reuse``: a patch where every unit is closed takes the previous frame's
+#: hidden state warped to this one (its aligned, already refined features)
+#: instead of the input conv's output: skipping a static or well-tracked
+#: patch then repeats what the recurrence already knew there (not on a
+#: branch's first frame, nor on IconVSR's keyframes, which refill).
 ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
                         min_temperature=0.1, anneal_iters=1000, threshold=0.5,
                         refresh_interval=0, dense_interval=0, hidden=16, inference='sparse',
-                        temporal_cue=True)
+                        temporal_cue=True, reuse=False)
 
 
 def _check_routing(cfg, num_blocks: int) -> dict:
@@ -78,9 +83,10 @@ def _check_routing(cfg, num_blocks: int) -> dict:
         raise ValueError('model.generator.routing: expected 0 < min_temperature <= '
                          f"temperature, got {cfg['min_temperature']!r} and "
                          f"{cfg['temperature']!r}")
-    if not isinstance(cfg['temporal_cue'], bool):
-        raise ValueError(f"model.generator.routing.temporal_cue: expected True or False, got "
-                         f"{cfg['temporal_cue']!r}")
+    for key in ('temporal_cue', 'reuse'):
+        if not isinstance(cfg[key], bool):
+            raise ValueError(f'model.generator.routing.{key}: expected True or False, got '
+                             f'{cfg[key]!r}')
     if cfg['inference'] not in ROUTING_MODES:
         raise ValueError(f"model.generator.routing.inference: expected one of "
                          f"{ROUTING_MODES}, got {cfg['inference']!r}")
@@ -167,8 +173,11 @@ class _Routed:
             weight = lr.size(0)
             self.executed.append((1.0 if gates is None else gates.float().mean().detach(),
                                   weight))
-            return routed_residual_blocks(convs, branch, self.num_blocks, feat, gates,
+            feat = routed_residual_blocks(convs, branch, self.num_blocks, feat, gates,
                                           cfg['patch'], mode)
+            if cfg['reuse'] and gates is not None and frame > 0 and refill is None:
+                feat = reuse_where_closed(feat, hidden, gates, cfg['patch'])
+            return feat
 
         # Frames in processing order per branch: the backward branch meets
         # the last frame first, so "every k-th frame" counts from each

@@ -20,7 +20,8 @@ from torch import nn
 
 from .patches import expand_patch_mask, gather_windows, pad_to_grid, put_windows, window_index
 
-__all__ = ['BLOCK_HALO', 'ROUTING_MODES', 'sparse_cost', 'unit_of', 'routed_residual_blocks']
+__all__ = ['BLOCK_HALO', 'ROUTING_MODES', 'sparse_cost', 'unit_of', 'routed_residual_blocks',
+           'reuse_where_closed']
 
 BLOCK_HALO = 2  # conv3x3 -> ReLU -> conv3x3
 ROUTING_MODES = ('masked', 'sparse')
@@ -130,3 +131,26 @@ def routed_residual_blocks(convs: Mapping[str, nn.Conv2d], branch: str, num_bloc
                 slice(BLOCK_HALO, -BLOCK_HALO))
         put_windows(padded, plan.centres, centre + out[crop] * plan.inside[crop])
     return interior.contiguous()
+
+
+def reuse_where_closed(feat: torch.Tensor, aligned: torch.Tensor, gates: torch.Tensor,
+                       patch: int) -> torch.Tensor:
+    """``feat`` with every patch whose units are all closed taken from
+    ``aligned`` (the previous frame's hidden state warped to this one).
+
+    Args:
+        feat: ``(n, c, h, w)``, the blocks' output.
+        aligned: ``(n, c, h, w)``.
+        gates: ``(n, units, gh, gw)``: bool (hard), or straight-through
+            values in [0, 1] (training: the product of the closed shares
+            carries the gates' gradient).
+    """
+    if aligned.shape != feat.shape:
+        raise ValueError(f'reuse: the aligned hidden state {tuple(aligned.shape)} does not '
+                         f'match the feature {tuple(feat.shape)}')
+    h, w = feat.shape[2:]
+    if gates.dtype == torch.bool:  # exact: a reused patch is the aligned state itself
+        closed = (~gates).all(dim=1, keepdim=True)
+        return torch.where(expand_patch_mask(closed, patch, h, w), aligned, feat)
+    closed = (1 - gates).prod(dim=1, keepdim=True)
+    return feat + expand_patch_mask(closed, patch, h, w) * (aligned - feat)
