@@ -7,7 +7,8 @@ CONFIG is a routed config (``RoutedBasicVSRNet``/``RoutedIconVSRNet``) and
 CHECKPOINT its trained weights. For each test-time threshold it runs the generator on every
 validation clip (LR frames as the model sees them), and reports per clip the
 share of (block, patch) pairs that ran, the latency per frame against the
-dense ``BasicVSRNet`` (median of ``--repeats`` runs, after one warm-up), and
+dense ``BasicVSRNet`` (dense and routed run alternately, ``--repeats`` pairs
+after one warm-up; the speed-up is the median of the pairs' ratios), and
 PSNR (RGB, whole frames, MMagic's ``psnr``) for both. The dense rows use
 ``--dense CHECKPOINT``, the model routing started from, when given; else the
 routed checkpoint's own backbone with every block running (after phase 2 that
@@ -32,17 +33,23 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 
-def timed(net, clip, repeats: int):
-    """Output and median seconds of ``net(clip)`` (one warm-up run)."""
+def paired_timing(dense, routed, clip, repeats: int):
+    """Outputs of ``dense(clip)`` and ``routed(clip)``, their median seconds,
+    and the median of the per-pair speed-ups: the two run alternately (one
+    warm-up each), so a machine whose speed drifts during the report slows
+    both sides of every pair alike."""
     import torch
-    times = []
+    times = ([], [])
     with torch.inference_mode():
         for i in range(repeats + 1):
-            start = time.perf_counter()
-            out = net(clip)
-            if i:
-                times.append(time.perf_counter() - start)
-    return out, statistics.median(times)
+            outs = []
+            for net, spent in zip((dense, routed), times):
+                start = time.perf_counter()
+                outs.append(net(clip))
+                if i:
+                    spent.append(time.perf_counter() - start)
+    return (outs, statistics.median(times[0]), statistics.median(times[1]),
+            statistics.median(d / r for d, r in zip(*times)))
 
 
 def blocks_ran_map(net, t: int):
@@ -137,20 +144,21 @@ def main(argv=None):
         wide_dense = MODELS.build(dict(dense_cfg, **wide_keys)).eval()
         wide_dense.load_state_dict(wide_routed.state_dict(), strict=False)
         replay = (wide_dense, wide_routed)
-    rows = []
-    for key, lrs, gt in clips:
-        out, seconds = timed(dense, lrs, args.repeats)
-        rows.append(dict(clip=key, threshold=None, executed=1.0, psnr=scores(out, gt),
-                         ms_per_frame=1000 * seconds / lrs.size(1)))
-    dense_by_clip = {r['clip']: r for r in rows}
+    rows, dense_ms = [], {}
+    with torch.inference_mode():
+        for key, lrs, gt in clips:
+            rows.append(dict(clip=key, threshold=None, executed=1.0,
+                             psnr=scores(dense(lrs), gt)))
+            dense_ms[key] = []
     for threshold in args.thresholds:
         routed.threshold = threshold
         for key, lrs, gt in clips:
-            out, seconds = timed(routed, lrs, args.repeats)
-            ms = 1000 * seconds / lrs.size(1)
+            (_, out), dense_s, routed_s, speedup = paired_timing(dense, routed, lrs,
+                                                                 args.repeats)
+            dense_ms[key].append(1000 * dense_s / lrs.size(1))
             row = dict(clip=key, threshold=threshold, executed=routed.executed_fraction(),
-                       psnr=scores(out, gt), ms_per_frame=ms,
-                       speedup=dense_by_clip[key]['ms_per_frame'] / ms)
+                       psnr=scores(out, gt), ms_per_frame=1000 * routed_s / lrs.size(1),
+                       speedup=speedup)
             if replay is not None:
                 routed.record_maps = True
                 with torch.inference_mode():
@@ -158,13 +166,17 @@ def main(argv=None):
                 routed.record_maps = False
                 wide_dense, wide_routed = replay
                 wide_routed.forced_maps = routed.gate_maps
-                _, dense_s = timed(wide_dense, lrs, args.repeats)
-                _, routed_s = timed(wide_routed, lrs, args.repeats)
+                _, dense_s, routed_s, speedup = paired_timing(wide_dense, wide_routed, lrs,
+                                                              args.repeats)
                 wide_routed.forced_maps = None
                 row.update(wide_ms_dense=1000 * dense_s / lrs.size(1),
                            wide_ms_routed=1000 * routed_s / lrs.size(1),
-                           wide_speedup=dense_s / routed_s)
+                           wide_speedup=speedup)
             rows.append(row)
+    for row in rows:  # the dense model's median over its pairs
+        if row['threshold'] is None:
+            row['ms_per_frame'] = statistics.median(dense_ms[row['clip']])
+    dense_by_clip = {r['clip']: r for r in rows if r['threshold'] is None}
     wide = f'{args.replay_width[0]}x{args.replay_width[1]}'
     lines = [f'Machine: {machine()}. Checkpoint: {args.checkpoint}. Dense rows: '
              f"{args.dense or 'its backbone with every block running'}.", '',
