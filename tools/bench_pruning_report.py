@@ -42,6 +42,21 @@ def final(run_dir: str) -> dict:
                 iter=record['iter'], minutes=record['train_seconds'] / 60)
 
 
+def dense_score(checkpoint: str, root: str) -> dict:
+    """The dense model's final validation, from its run's records; for a
+    checkpoint without them (e.g. converted from BasicSR) scored on the same
+    clips by ``tools/psnr_by_frame.py`` (all clips have the same length, so
+    its mean over frames is the validation PSNR)."""
+    run_dir = osp.dirname(checkpoint)
+    if osp.isfile(osp.join(run_dir, 'progress.jsonl')):
+        return final(run_dir)
+    out = osp.join(root, 'dense_score.json')
+    subprocess.run([sys.executable, 'tools/psnr_by_frame.py', STOCK,
+                    f'dense={checkpoint}@{STOCK}', '--out', out], check=True)
+    by_frame = json.load(open(out))['psnr_by_frame']['dense']
+    return dict(PSNR=statistics.mean(by_frame), SSIM=None, iter=None, minutes=None)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root')
@@ -65,7 +80,7 @@ def main(argv=None):
     init_default_scope('mmagic')
     zero = upsampling_scores(DATASETS.build(cfg.val_dataloader.dataset))
     bicubic = zero['bicubic']['PSNR']
-    dense = final(osp.dirname(args.dense))
+    dense = dense_score(args.dense, root)
     floor = None
     if args.stock_runs:
         values = [final(d)['PSNR'] for d in args.stock_runs]
