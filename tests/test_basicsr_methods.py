@@ -3,6 +3,7 @@ selectable by ``network_g.type``/``model_type``, BasicSR's own pipelines."""
 import json
 import os.path as osp
 import re
+import subprocess
 import sys
 
 import pytest
@@ -112,6 +113,11 @@ def test_ssl_stage1_prune_temporal_finetune_and_test_in_basicsr(demo_data, tmp_p
     assert int(saved['ssl.iteration']) == 6 and bool(saved['ssl.has_picked'])
 
     out = tmp_path / 'pruned'
+    typo = dict(opt, network_g=dict(opt['network_g'], num_feats=8))
+    failed = run_tool([sys.executable, 'tools/prune.py', write(typo, tmp_path), str(stage1),
+                       '--out', str(out)], demo_data, check=False)
+    assert failed.returncode != 0
+    assert "network_g key(s) ['num_feats'] unknown to SSLBasicVSR" in failed.stderr
     proc = run_tool([sys.executable, 'tools/prune.py', write(opt, tmp_path), str(stage1),
                      '--out', str(out)], demo_data)
     difference = float(re.search(r'max abs difference (\S+)', proc.stdout).group(1))

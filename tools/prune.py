@@ -29,6 +29,7 @@ prints the config keys that load it.
 """
 import argparse
 import copy
+import inspect
 import json
 import os
 import os.path as osp
@@ -122,13 +123,8 @@ def mmagic_source(args) -> dict:
                 first_val_clip=lambda: first_val_clip(cfg), save=save, load_hint=load_hint)
 
 
-#: BasicSR arch -> the MMagic generator it is (:mod:`vsr_multigrid.basicsr_ext.archs`),
-#: and BasicSR's argument names -> MMagic's.
-BASICSR_ARCHS = {'BasicVSR': 'BasicVSRNet', 'SSLBasicVSR': 'SSLBasicVSRNet',
-                 'IconVSR': 'IconVSRNet', 'SSLIconVSR': 'SSLIconVSRNet'}
-BASICSR_ARGS = {'num_feat': 'mid_channels', 'num_block': 'num_blocks',
-                'keyframe_stride': 'keyframe_stride', 'temporal_padding': 'padding',
-                'stream_mode': 'stream_mode', 'sparsity': 'sparsity'}
+#: The BasicSR archs whose checkpoints tools/prune.py slices (dense or stage 1).
+BASICSR_PRUNABLE = ('BasicVSR', 'SSLBasicVSR', 'IconVSR', 'SSLIconVSR')
 
 
 def basicsr_source(args) -> dict:
@@ -136,22 +132,26 @@ def basicsr_source(args) -> dict:
     (``params``, BasicSR names); writes a BasicSR checkpoint."""
     import torch
     import yaml
+    from mmagic.registry import MODELS
     from vsr_multigrid.basicsr_ext import register
+    from vsr_multigrid.basicsr_ext.archs import MMAGIC_GENERATORS, mmagic_arguments
     from vsr_multigrid.basicsr_ext.convert import basicsr_to_mmagic, mmagic_to_basicsr
     if args.cfg_options:
         raise SystemExit('--cfg-options: MMagic configs only; edit the BasicSR option file')
     with open(args.config) as f:
         opt = yaml.safe_load(f)
     network = dict(opt.get('network_g') or {})
-    arch_type = network.pop('type', None)
-    if arch_type not in BASICSR_ARCHS:
+    arch_type = network.get('type')
+    if arch_type not in BASICSR_PRUNABLE:
         raise SystemExit(f'{args.config}: network_g.type is {arch_type!r}; tools/prune.py '
-                         f'slices {", ".join(BASICSR_ARCHS)}')
-    unknown = sorted(set(network) - set(BASICSR_ARGS) - {'spynet_path', 'edvr_path'})
+                         f'slices {", ".join(BASICSR_PRUNABLE)}')
+    generator = mmagic_arguments(network)
+    # Checked before any work; a key the mapping does not rename keeps its
+    # BasicSR spelling, so the message names what the user wrote.
+    unknown = sorted(set(generator) - set(inspect.signature(
+        MODELS.get(MMAGIC_GENERATORS[arch_type])).parameters))
     if unknown:
-        raise SystemExit(f'{args.config}: network_g key(s) {unknown} unknown to '
-                         f'tools/prune.py for {arch_type}')
-    generator = {BASICSR_ARGS[k]: v for k, v in network.items() if k in BASICSR_ARGS}
+        raise SystemExit(f'{args.config}: network_g key(s) {unknown} unknown to {arch_type}')
     arch = 'iconvsr' if 'IconVSR' in arch_type else 'basicvsr'
     state = torch.load(args.checkpoint, map_location='cpu', weights_only=True)
     if args.param_key not in state:
@@ -173,7 +173,7 @@ def basicsr_source(args) -> dict:
         return (f'  network_g:\n    type: {basicsr_type}\n    channel_spec: {spec_path}\n'
                 f'  path:\n    pretrain_network_g: {ckpt_path}')
 
-    return dict(type=BASICSR_ARCHS[arch_type], generator=generator, weights=weights,
+    return dict(type=MMAGIC_GENERATORS[arch_type], generator=generator, weights=weights,
                 first_val_clip=first_clip, save=save, load_hint=load_hint)
 
 

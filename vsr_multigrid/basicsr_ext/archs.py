@@ -36,7 +36,27 @@ from vsr_multigrid.engine.routing import RoutedBasicVSRNet, RoutedIconVSRNet
 from .convert import basicsr_to_mmagic, mmagic_to_basicsr
 
 __all__ = ['SSLBasicVSR', 'SSLIconVSR', 'PrunedBasicVSR', 'PrunedIconVSR', 'RoutedBasicVSR',
-           'RoutedIconVSR']
+           'RoutedIconVSR', 'MMAGIC_GENERATORS', 'mmagic_arguments']
+
+#: BasicSR arch (stock or the plugin's) -> the MMagic generator it is.
+MMAGIC_GENERATORS = {
+    'BasicVSR': 'BasicVSRNet', 'IconVSR': 'IconVSRNet',
+    'SSLBasicVSR': 'SSLBasicVSRNet', 'SSLIconVSR': 'SSLIconVSRNet',
+    'PrunedBasicVSR': 'PrunedBasicVSRNet', 'PrunedIconVSR': 'PrunedIconVSRNet',
+    'RoutedBasicVSR': 'RoutedBasicVSRNet', 'RoutedIconVSR': 'RoutedIconVSRNet'}
+#: BasicSR's argument names -> MMagic's; the plugin's own keys keep theirs.
+_RENAMED = {'num_feat': 'mid_channels', 'num_block': 'num_blocks',
+            'temporal_padding': 'padding'}
+#: Arguments that name pretrained files rather than shape the network.
+PRETRAINED_ARGUMENTS = ('spynet_path', 'edvr_path')
+
+
+def mmagic_arguments(network_g: dict) -> dict:
+    """BasicSR ``network_g`` arguments (without ``type`` and the pretrained
+    files) as the MMagic generator's: the one mapping the archs below and
+    ``tools/prune.py`` use."""
+    return {_RENAMED.get(k, k): v for k, v in network_g.items()
+            if k not in PRETRAINED_ARGUMENTS and k != 'type'}
 
 
 @contextlib.contextmanager
@@ -145,8 +165,9 @@ class SSLBasicVSR(_BasicVSRArgs, SSLBasicVSRNet):
     def __init__(self, num_feat=64, num_block=15, spynet_path=None, stream_mode='aligned',
                  sparsity=None):
         with _option_names():
-            super().__init__(mid_channels=num_feat, num_blocks=num_block, stream_mode=stream_mode,
-                             sparsity=sparsity)
+            super().__init__(**mmagic_arguments(dict(
+                num_feat=num_feat, num_block=num_block, stream_mode=stream_mode,
+                sparsity=sparsity)))
         self._pretrained(spynet_path)
 
 
@@ -159,9 +180,10 @@ class SSLIconVSR(_IconVSRArgs, SSLIconVSRNet):
     def __init__(self, num_feat=64, num_block=15, keyframe_stride=5, temporal_padding=2,
                  spynet_path=None, edvr_path=None, stream_mode='aligned', sparsity=None):
         with _option_names():
-            super().__init__(mid_channels=num_feat, num_blocks=num_block,
-                             keyframe_stride=keyframe_stride, padding=temporal_padding,
-                             stream_mode=stream_mode, sparsity=sparsity)
+            super().__init__(**mmagic_arguments(dict(
+                num_feat=num_feat, num_block=num_block, keyframe_stride=keyframe_stride,
+                temporal_padding=temporal_padding, stream_mode=stream_mode,
+                sparsity=sparsity)))
         self._pretrained(spynet_path, edvr_path)
 
 
@@ -198,7 +220,8 @@ class RoutedBasicVSR(_BasicVSRArgs, RoutedBasicVSRNet):
 
     def __init__(self, num_feat=64, num_block=15, spynet_path=None, routing=None):
         with _option_names():
-            super().__init__(mid_channels=num_feat, num_blocks=num_block, routing=routing)
+            super().__init__(**mmagic_arguments(dict(
+                num_feat=num_feat, num_block=num_block, routing=routing)))
         self._pretrained(spynet_path)
 
 
@@ -211,7 +234,7 @@ class RoutedIconVSR(_IconVSRArgs, RoutedIconVSRNet):
     def __init__(self, num_feat=64, num_block=15, keyframe_stride=5, temporal_padding=2,
                  spynet_path=None, edvr_path=None, routing=None):
         with _option_names():
-            super().__init__(mid_channels=num_feat, num_blocks=num_block,
-                             keyframe_stride=keyframe_stride, padding=temporal_padding,
-                             routing=routing)
+            super().__init__(**mmagic_arguments(dict(
+                num_feat=num_feat, num_block=num_block, keyframe_stride=keyframe_stride,
+                temporal_padding=temporal_padding, routing=routing)))
         self._pretrained(spynet_path, edvr_path)
