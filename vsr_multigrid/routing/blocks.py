@@ -63,7 +63,7 @@ class _UnitPlan:
     def __init__(self, gates: torch.Tensor, patch: int, frame_padded: torch.Tensor,
                  frame_size, dtype: torch.dtype):
         h, w = frame_size
-        n, gh, gw = gates.shape
+        gh, gw = gates.shape[1:]
         active = gates.reshape(-1).nonzero().flatten()
         self.empty = active.numel() == 0
         # Gathering this many patches with their halos would cost more than
