@@ -10,6 +10,30 @@ import torch
 from conftest import SMALL, TINY_BASICVSR, run_tool, train
 
 
+# -- interleaved timing (tools/timing.py) ------------------------------------
+def test_interleaved_timing_ranks_models_and_returns_outputs():
+    import time
+    sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools'))
+    from timing import interleaved_timing
+    calls = []
+
+    def model(delay, scale):
+        def run(x):
+            calls.append(scale)
+            time.sleep(delay)
+            return x * scale
+        return run
+
+    outs, seconds, speedups = interleaved_timing(
+        [model(0.02, 1), model(0.002, 2), model(0.06, 3)], torch.ones(2), repeats=3)
+    assert [o.tolist() for o in outs] == [[1, 1], [2, 2], [3, 3]]
+    assert calls == [1, 2, 3] * 4  # round-robin, warm-up round included
+    assert speedups[0] == 1.0 and speedups[1] > 2 and speedups[2] < 0.7
+    assert seconds[1] < seconds[0] < seconds[2]
+    with pytest.raises(ValueError, match='repeats'):
+        interleaved_timing([model(0, 1)], torch.ones(1), repeats=0)
+
+
 # -- unsupervised flow (plain torch) ----------------------------------------
 def test_warp_by_the_true_shift_reconstructs_the_reference():
     from vsr_multigrid.flow.unsupervised import photometric_loss, warp

@@ -151,6 +151,7 @@ def test_prune_report_costs(tmp_path):
         assert row['gmacs_convs'] <= share * dense + 1e-9
         assert row['params'] < rows[0]['params']
         assert row['gmacs_spynet'] == rows[0]['gmacs_spynet'] and row['ms_per_frame'] > 0
+    assert rows[0]['speedup'] == 1.0 and all(r['speedup'] > 0 for r in rows)
 
 
 def test_iconvsr_prune_and_finetune(demo_data, tmp_path):

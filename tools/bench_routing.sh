@@ -73,6 +73,10 @@ report "$root/report-refresh5" "$root/phase2-refresh5.py" "$routed" --dense "$de
 # The still-background clip (one clip), replayed at 64x30, one repeat.
 report "$root/report-still" "$phase2" "$routed" --dense "$dense" --thresholds "${thresholds[@]}" --repeats 1 \
   --cfg-options "val_dataloader.dataset.data_root=$PWD/data/demo_still"
+# The still clip with the refresh (quality only).
+report "$root/report-still-refresh5" "$root/phase2-refresh5.py" "$routed" --dense "$dense" \
+  --thresholds "${thresholds[@]}" --replay-width 0 0 --repeats 1 \
+  --cfg-options "val_dataloader.dataset.data_root=$PWD/data/demo_still"
 # PSNR by frame position at the config's threshold (0.5), with and without the refresh.
 python tools/psnr_by_frame.py "$stock" "dense=$dense@$stock" "routed=$routed@$phase2" \
   "routed-refresh5=$routed@$root/phase2-refresh5.py" --out "$root/frames.json" --plot "$root/frames.png"

@@ -13,19 +13,21 @@ channels are kept), or the models of given channel specs (after the dense
 model they were cut from), and reports parameters (SPyNet apart), MACs per LR
 frame per layer group (SPyNet counted at the size it pads to; IconVSR's EDVR,
 not pruned, apart by its parameters; its refill convs at the keyframe share),
-and the median inference latency per frame over ``--repeats`` runs of a
-``--frames`` clip after one warm-up. Run it alone on the machine: it measures
-wall-clock. Quality of a pruned checkpoint comes from ``tools/test.py`` (the
+and the median inference latency per frame over ``--repeats`` rounds on a
+``--frames`` clip after one warm-up round. All models run round-robin in each
+round and the speed-up is the median of the per-round ratios to the first
+row, so a machine whose speed drifts slows both sides of every ratio alike.
+Run it alone on the machine: it measures wall-clock. Quality of a pruned checkpoint comes from ``tools/test.py`` (the
 stock evaluator).
 """
 import argparse
 import json
 import os.path as osp
-import statistics
 import sys
-import time
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from timing import interleaved_timing  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -69,25 +71,6 @@ def spynet_macs(spynet, height: int, width: int) -> int:
     return sum(total)
 
 
-def latency_ms(net, frames: int, height: int, width: int, repeats: int, device: str) -> float:
-    """Median milliseconds per frame of inference on a random clip."""
-    import torch
-    net = net.to(device).eval()
-    clip = torch.rand(1, frames, 3, height, width, device=device)
-    times = []
-    with torch.inference_mode():
-        for i in range(repeats + 1):
-            if device.startswith('cuda'):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            net(clip)
-            if device.startswith('cuda'):
-                torch.cuda.synchronize()
-            if i:  # the first run is warm-up
-                times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times) / frames
-
-
 def main(argv=None):
     args = parse_args(argv)
     import torch
@@ -104,7 +87,7 @@ def main(argv=None):
     torch.manual_seed(0)
     height, width = args.lr_size
     pixels = height * width
-    rows = []
+    rows, nets = [], []
 
     dense_types = {'basicvsr': BasicVSRNet, 'iconvsr': IconVSRNet}
     pruned_types = {'BasicVSRNet': PrunedBasicVSRNet, 'IconVSRNet': PrunedIconVSRNet}
@@ -120,12 +103,11 @@ def main(argv=None):
                          spynet_params=flow_params, edvr_params=edvr_params,
                          gmacs={k: v * pixels / 1e9 for k, v in groups.items()},
                          gmacs_convs=sum(groups.values()) * pixels / 1e9,
-                         gmacs_spynet=flow / 1e9,
-                         ms_per_frame=latency_ms(net, args.frames, height, width,
-                                                 args.repeats, args.device)))
+                         gmacs_spynet=flow / 1e9))
+        nets.append(net.to(args.device).eval())
         print(f"{label:28s} params {rows[-1]['params']:>10,} convs "
-              f"{rows[-1]['gmacs_convs']:7.2f} GMAC/frame, SPyNet {flow / 1e9:6.2f}, "
-              f"{rows[-1]['ms_per_frame']:8.1f} ms/frame", flush=True)
+              f"{rows[-1]['gmacs_convs']:7.2f} GMAC/frame, SPyNet {flow / 1e9:6.2f}",
+              flush=True)
 
     if args.spec:
         # The dense model the first spec was cut from heads the table.
@@ -161,14 +143,17 @@ def main(argv=None):
                                    hr_channels=dense_counts['conv_hr'])
                 add_row(f'{mode} {share:g} of MACs', pruned_types[spec.arch](spec.to_dict()),
                         spec.counts(), mid, blocks, mode, arch)
-    base = rows[0]['ms_per_frame']
+    clip = torch.rand(1, args.frames, 3, height, width, device=args.device)
+    _, seconds, speedups = interleaved_timing(nets, clip, args.repeats, args.device)
+    for row, spent, speedup in zip(rows, seconds, speedups):
+        row.update(ms_per_frame=1000 * spent / args.frames, speedup=speedup)
     print('\n| model | stream | params (SPyNet, EDVR apart) | GMAC/frame convs | GMAC/frame SPyNet '
-          '| ms/frame | speed-up vs first row |')
+          '| ms/frame (median) | speed-up vs first row (median of rounds) |')
     print('|---|---|---|---|---|---|---|')
     for row in rows:
         print(f"| {row['model']} | {row['mode']} | {row['params']:,} | "
               f"{row['gmacs_convs']:.2f} | {row['gmacs_spynet']:.2f} | "
-              f"{row['ms_per_frame']:.1f} | {base / row['ms_per_frame']:.2f}x |")
+              f"{row['ms_per_frame']:.1f} | {row['speedup']:.2f}x |")
     print('\nGMAC/frame per layer group (convs):')
     for row in rows:
         print(f"  {row['model']}: " + ', '.join(f'{k} {v:.2f}' for k, v in row['gmacs'].items()))

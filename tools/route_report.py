@@ -27,29 +27,17 @@ import os
 import os.path as osp
 import statistics
 import sys
-import time
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from timing import interleaved_timing  # noqa: E402
 
 
 def paired_timing(dense, routed, clip, repeats: int):
-    """Outputs of ``dense(clip)`` and ``routed(clip)``, their median seconds,
-    and the median of the per-pair speed-ups: the two run alternately (one
-    warm-up each), so a machine whose speed drifts during the report slows
-    both sides of every pair alike."""
-    import torch
-    times = ([], [])
-    with torch.inference_mode():
-        for i in range(repeats + 1):
-            outs = []
-            for net, spent in zip((dense, routed), times):
-                start = time.perf_counter()
-                outs.append(net(clip))
-                if i:
-                    spent.append(time.perf_counter() - start)
-    return (outs, statistics.median(times[0]), statistics.median(times[1]),
-            statistics.median(d / r for d, r in zip(*times)))
+    """Outputs, median seconds and median per-pair speed-up of ``routed`` over
+    ``dense``, run alternately (:func:`timing.interleaved_timing`)."""
+    outs, (dense_s, routed_s), (_, speedup) = interleaved_timing((dense, routed), clip, repeats)
+    return outs, dense_s, routed_s, speedup
 
 
 def blocks_ran_map(net, t: int):

@@ -1,5 +1,5 @@
 # Skip routing, phase 1, on the tiny stock BasicVSR: the confidence
-# estimators learn which blocks to skip per 8x8 LR patch while the dense
+# estimators learn which blocks to skip per 16x16 LR patch while the dense
 # backbone (load_from=DENSE.pth, stock parameter names) stays fixed. The
 # backbone is held by a zero LR rather than requires_grad: BasicVSR's
 # fix_iter re-enables gradients of the whole generator, and under DDP every
@@ -11,7 +11,7 @@ model = dict(
     type='RoutedBasicVSR',
     compute_weight=1.0,
     generator=dict(type='RoutedBasicVSRNet',
-                   routing=dict(patch=8, units=None, target=0.5, temperature=1.0,
+                   routing=dict(patch=16, units=None, target=0.5, temperature=1.0,
                                 min_temperature=0.1, anneal_iters=300, threshold=0.5)))
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
     'generator': dict(lr_mult=0.0),
