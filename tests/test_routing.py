@@ -111,6 +111,18 @@ def test_threshold_sweep_is_monotone_and_estimator_starts_open():
         hard_gates(extreme, 1.5)
 
 
+def test_executed_share_weights_partial_patches_by_their_pixels():
+    from vsr_multigrid.routing.gates import executed_share, patch_areas
+    areas = patch_areas(17, 14, 5)
+    assert areas.tolist() == [[25, 25, 20]] * 3 + [[10, 10, 8]]
+    assert areas.sum() == 17 * 14
+    gates = torch.zeros(2, 3, 4, 3)
+    gates[:, :, -1] = 1  # the 2-pixel bottom row runs
+    assert executed_share(gates) == pytest.approx(1 / 4)
+    assert executed_share(gates, areas) == pytest.approx(28 / 238)
+    assert compute_loss(gates, 0.0, areas) == pytest.approx((28 / 238) ** 2)
+
+
 def test_straight_through_gates_are_binary_with_gradients():
     logits = torch.zeros(2, 3, 4, 4, requires_grad=True)
     torch.manual_seed(0)
@@ -279,6 +291,48 @@ def test_routed_generator_reuses_only_after_each_branch_first_frame(monkeypatch)
     assert not calls
 
 
+def test_static_patches_mark_unchanged_inputs_with_a_margin():
+    from vsr_multigrid.routing.gates import static_patches
+    previous = torch.rand(1, 3, 17, 14, generator=torch.Generator().manual_seed(1))
+    assert static_patches(previous, previous.clone(), 5).all()  # 4 x 3 patches
+    lr = previous.clone()
+    lr[0, 1, 7, 4] += 0.1  # patch (1, 0); one pixel from patch (1, 1)
+    static = static_patches(lr, previous, 5)
+    assert static.shape == (1, 1, 4, 3)
+    moved = {tuple(i) for i in (~static[0, 0]).nonzero().tolist()}
+    assert moved == {(1, 0), (1, 1)}  # the margin reaches across the edge at x = 5
+    assert static_patches(lr, previous, 5, margin=0)[0, 0].logical_not().sum() == 1
+    assert static_patches(lr, previous, 5, tolerance=0.2).all()
+    with pytest.raises(ValueError, match='differ in shape'):
+        static_patches(lr, previous[..., :-1], 5)
+
+
+@pytest.mark.parametrize('inference', ['sparse', 'masked'])
+def test_static_patches_keep_the_previous_hidden_state(inference):
+    # A clip whose frames repeat the first: after each branch's first frame
+    # (all blocks) every patch is static, so no block runs and every frame
+    # keeps the branches' first hidden states: all outputs are equal.
+    still = _lr_clip(t=1).expand(1, 4, 3, 17, 14).contiguous()
+    _, routed = _routed(threshold=0.0, static_tolerance=0.0, inference=inference)
+    routed.record_maps = True
+    with torch.no_grad():
+        out = routed(still)
+    for t in range(1, 4):
+        assert torch.equal(out[:, t], out[:, 0])
+    assert routed.executed_fraction() == pytest.approx(1 / 4)
+    # One pixel changes in frame 2: where it lies (patch (1, 1) of 5-pixel
+    # patches, away from its edges) blocks run on the frames that differ
+    # from their branch's previous one; every other patch stays closed.
+    moving = still.clone()
+    moving[0, 2, :, 7, 7] += 0.3
+    with torch.no_grad():
+        routed(moving)
+    changed = {('forward', 2), ('forward', 3), ('backward', 2), ('backward', 1)}
+    for key in [('forward', 1), ('backward', 0), *changed]:
+        ran = routed.gate_maps[key][0].any(dim=0)
+        assert ran.sum() == (key in changed) and (key not in changed or ran[1, 1]), key
+
+
 def test_temporal_cue_and_the_warped_previous_frame():
     from vsr_multigrid.nets.recurrence import bidirectional_recurrence
     from vsr_multigrid.routing.gates import ConfidenceEstimator, temporal_cue
@@ -333,6 +387,9 @@ def test_routing_keys_are_checked():
         RoutedBasicVSRNet(8, 2, routing=dict(reuse='yes'))
     with pytest.raises(ValueError, match='dense_interval'):
         RoutedBasicVSRNet(8, 2, routing=dict(dense_interval=-1))
+    for bad in (-0.1, True, '0'):
+        with pytest.raises(ValueError, match='static_tolerance'):
+            RoutedBasicVSRNet(8, 2, routing=dict(static_tolerance=bad))
 
 
 def test_routed_checkpoint_round_trip():

@@ -9,7 +9,8 @@ model = dict(
     type='RoutedBasicVSR',
     compute_weight=1.0,
     generator=dict(type='RoutedBasicVSRNet', spynet_pretrained=None,
-                   routing=dict(patch=16, target=0.5, anneal_iters=20000)))
+                   routing=dict(patch=16, target=0.5, anneal_iters=20000,
+                                static_tolerance=0.0)))
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
     'generator': dict(lr_mult=0.0),
     'generator.backward_router': dict(lr_mult=1.0),

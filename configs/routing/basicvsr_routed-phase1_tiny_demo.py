@@ -12,7 +12,8 @@ model = dict(
     compute_weight=1.0,
     generator=dict(type='RoutedBasicVSRNet',
                    routing=dict(patch=16, units=None, target=0.5, temperature=1.0,
-                                min_temperature=0.1, anneal_iters=300, threshold=0.5)))
+                                min_temperature=0.1, anneal_iters=300, threshold=0.5,
+                                static_tolerance=0.0)))
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
     'generator': dict(lr_mult=0.0),
     # Longer keys win in mmengine's matching: the estimators train.

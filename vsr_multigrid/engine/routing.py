@@ -22,8 +22,10 @@ from torch import nn
 
 from ..pruning import basicvsr as roles
 from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_blocks
-from ..routing.gates import (ConfidenceEstimator, compute_loss, gumbel_sigmoid_gates, hard_gates,
+from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share,
+                             gumbel_sigmoid_gates, hard_gates, patch_areas, static_patches,
                              temporal_cue)
+from ..routing.patches import expand_patch_mask
 from .pruning import _check_residual_blocks, generator_convs, recurrent_forward
 
 __all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedBasicVSR']
@@ -50,11 +52,19 @@ __all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedB
 #: hidden state warped to this one (its aligned, already refined features)
 #: instead of the input conv's output: skipping a static or well-tracked
 #: patch then repeats what the recurrence already knew there (not on a
-#: branch's first frame, nor on IconVSR's keyframes, which refill).
+#: branch's first frame, nor on IconVSR's keyframes, which refill);
+#: ``static_tolerance``: None (off) or a number >= 0: a patch whose LR
+#: pixels (and one pixel around) changed by at most this since the branch's
+#: previous frame runs no block and keeps that frame's hidden state, not
+#: warped (:func:`~vsr_multigrid.routing.gates.static_patches`). An unchanged
+#: input means no motion; a flow network trained from scratch does not know
+#: that (0.54 px mean flow on a perfectly still background here), and
+#: warping by it every frame blurs what the recurrence refined. Not on a
+#: branch's first frame, IconVSR's keyframes, or frames that run all blocks.
 ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
                         min_temperature=0.1, anneal_iters=1000, threshold=0.5,
                         refresh_interval=0, dense_interval=0, hidden=16, inference='sparse',
-                        temporal_cue=True, reuse=False)
+                        temporal_cue=True, reuse=False, static_tolerance=None)
 
 
 def _check_routing(cfg, num_blocks: int) -> dict:
@@ -87,6 +97,11 @@ def _check_routing(cfg, num_blocks: int) -> dict:
         if not isinstance(cfg[key], bool):
             raise ValueError(f'model.generator.routing.{key}: expected True or False, got '
                              f'{cfg[key]!r}')
+    tolerance = cfg['static_tolerance']
+    if tolerance is not None and (isinstance(tolerance, bool) or
+                                  not isinstance(tolerance, (int, float)) or tolerance < 0):
+        raise ValueError(f'model.generator.routing.static_tolerance: expected None (off) or a '
+                         f'number >= 0 (LR pixel change, 0-1 scale), got {tolerance!r}')
     if cfg['inference'] not in ROUTING_MODES:
         raise ValueError(f"model.generator.routing.inference: expected one of "
                          f"{ROUTING_MODES}, got {cfg['inference']!r}")
@@ -111,7 +126,10 @@ class _Routed:
         # Training forwards seen (the temperature schedule); checkpointed.
         self.register_buffer('route_iter', torch.zeros((), dtype=torch.long))
         self.threshold = float(self.routing['threshold'])
-        self.executed = []  # (executed fraction, weight) of the last forward
+        # (executed share, weight) per branch step of the last forward; the
+        # share weights each patch by its pixels (executed_share).
+        self.executed = []
+        self._areas = None  # pixels per patch of the last forward's frames
         # When True, the last forward's decisions are kept per branch and
         # frame index: {(branch, t): bool (n, units, gh, gw) or None (all ran)}.
         self.record_maps = False
@@ -131,7 +149,8 @@ class _Routed:
         return cfg['temperature'] + progress * (cfg['min_temperature'] - cfg['temperature'])
 
     def executed_fraction(self) -> float:
-        """Share of (block, patch) pairs the last forward ran."""
+        """Share of (block, pixel) pairs the last forward ran (a partial
+        patch at the frame's edge counts by its pixels)."""
         total = sum(w for _, w in self.executed)
         return sum(float(f) * w for f, w in self.executed) / total if total else 1.0
 
@@ -168,22 +187,42 @@ class _Routed:
                     self.train_gates.append(gates)
                 else:
                     gates = hard_gates(logits, self.threshold)
+            static = None
+            if gates is not None and self.forced_maps is None and \
+                    cfg['static_tolerance'] is not None and refill is None and \
+                    self._previous[branch] is not None:
+                previous_lr, previous_feat = self._previous[branch]
+                static = static_patches(lr, previous_lr, cfg['patch'], cfg['static_tolerance'])
+                if static.any():
+                    gates = gates & ~static if gates.dtype == torch.bool else \
+                        gates * (~static).to(gates)
+                else:
+                    static = None
             if self.record_maps:
                 self.gate_maps[(branch, t)] = None if gates is None else gates.detach().bool()
-            weight = lr.size(0)
-            self.executed.append((1.0 if gates is None else gates.float().mean().detach(),
-                                  weight))
+            if gates is not None and self._areas is None:
+                self._areas = patch_areas(*feat.shape[2:], cfg['patch'], feat.device)
+            self.executed.append((1.0 if gates is None else
+                                  executed_share(gates.detach(), self._areas), lr.size(0)))
             feat = routed_residual_blocks(convs, branch, self.num_blocks, feat, gates,
                                           cfg['patch'], mode)
             if cfg['reuse'] and gates is not None and frame > 0 and refill is None:
                 feat = reuse_where_closed(feat, hidden, gates, cfg['patch'])
+            if static is not None:
+                feat = torch.where(expand_patch_mask(static, cfg['patch'], *feat.shape[2:]),
+                                   previous_feat, feat)
+            if cfg['static_tolerance'] is not None:
+                self._previous[branch] = (lr, feat)
             return feat
 
         # Frames in processing order per branch: the backward branch meets
         # the last frame first, so "every k-th frame" counts from each
         # branch's own start.
         self._frame_index = {branch: 0 for branch in roles.BRANCHES}
-        self._num_frames, self.gate_maps = lrs.size(1), {}
+        # Each branch's previous LR frame and hidden state, not warped
+        # (static_tolerance).
+        self._previous = {branch: None for branch in roles.BRANCHES}
+        self._num_frames, self.gate_maps, self._areas = lrs.size(1), {}, None
         return recurrent_forward(
             self, lrs, branch_step,
             lambda lr, fb, ff: roles.plain_reconstruct(convs, lr, fb, ff),
@@ -194,8 +233,8 @@ class _Routed:
         frames and dense steps excluded: they are not the estimator's choice)."""
         if not self.train_gates:
             return next(self.parameters()).new_zeros(())
-        return compute_loss(torch.cat([g.flatten() for g in self.train_gates]),
-                            self.routing['target'])
+        return compute_loss(torch.stack(self.train_gates), self.routing['target'],
+                            self._areas)
 
 
 @MODELS.register_module()

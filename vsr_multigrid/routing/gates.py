@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ['ConfidenceEstimator', 'temporal_cue', 'gumbel_sigmoid_gates', 'hard_gates',
-           'compute_loss']
+__all__ = ['ConfidenceEstimator', 'temporal_cue', 'static_patches', 'gumbel_sigmoid_gates',
+           'hard_gates', 'patch_areas', 'executed_share', 'compute_loss']
 
 
 class ConfidenceEstimator(nn.Module):
@@ -71,6 +71,23 @@ def temporal_cue(lr: torch.Tensor, previous_lr: torch.Tensor) -> torch.Tensor:
     return (lr - previous_lr).abs().mean(dim=1, keepdim=True)
 
 
+def static_patches(lr: torch.Tensor, previous_lr: torch.Tensor, patch: int,
+                   tolerance: float = 0.0, margin: int = 1) -> torch.Tensor:
+    """Patches whose LR pixels, and ``margin`` pixels around them (the input
+    conv's reach), changed by at most ``tolerance`` since ``previous_lr``
+    (not warped: an unchanged input means no motion, whatever a flow network
+    says). Returns bool ``(n, 1, ceil(h / patch), ceil(w / patch))``."""
+    if lr.shape != previous_lr.shape:
+        raise ValueError(f'static patches: frames {tuple(lr.shape)} and '
+                         f'{tuple(previous_lr.shape)} differ in shape')
+    if not tolerance >= 0:
+        raise ValueError(f'static tolerance: expected a number >= 0, got {tolerance!r}')
+    change = (lr - previous_lr).abs().amax(dim=1, keepdim=True)
+    if margin:
+        change = F.max_pool2d(change, 2 * margin + 1, stride=1, padding=margin)
+    return F.max_pool2d(change, patch, ceil_mode=True) <= tolerance
+
+
 def gumbel_sigmoid_gates(logits: torch.Tensor, temperature: float,
                          straight_through: bool = True) -> torch.Tensor:
     """Training gates: ``sigmoid((logits + logistic noise) / temperature)``,
@@ -97,9 +114,33 @@ def hard_gates(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     return logits > torch.logit(torch.tensor(float(threshold), dtype=torch.float64)).item()
 
 
-def compute_loss(gates: torch.Tensor, target: float) -> torch.Tensor:
-    """``(executed fraction - target)^2`` over all patches and units."""
+def patch_areas(height: int, width: int, patch: int, device=None) -> torch.Tensor:
+    """Pixels of each patch inside a ``height x width`` frame, ``(gh, gw)``
+    float: the last row and column of patches are partial where ``patch``
+    does not divide the frame."""
+    rows = torch.full((-(-height // patch),), float(patch), device=device)
+    cols = torch.full((-(-width // patch),), float(patch), device=device)
+    rows[-1] = height - patch * (rows.numel() - 1)
+    cols[-1] = width - patch * (cols.numel() - 1)
+    return rows[:, None] * cols[None, :]
+
+
+def executed_share(gates: torch.Tensor, areas: torch.Tensor = None) -> torch.Tensor:
+    """Share of (block, pixel) pairs run: the gates ``(..., gh, gw)`` averaged
+    with each patch weighted by its pixels (:func:`patch_areas`; None: equal
+    weights). A partial patch at the frame's edge costs less work, and
+    counting it as a whole one would overstate what skipping it saves."""
+    gates = gates.float()
+    if areas is None:
+        return gates.mean()
+    weights = areas.to(gates).expand_as(gates)
+    return (gates * weights).sum() / weights.sum()
+
+
+def compute_loss(gates: torch.Tensor, target: float, areas: torch.Tensor = None) -> torch.Tensor:
+    """``(executed share - target)^2`` over all patches and units
+    (:func:`executed_share`)."""
     if not 0 <= target <= 1:
         raise ValueError(f'routing target: expected an executed fraction in [0, 1], '
                          f'got {target!r}')
-    return (gates.float().mean() - target) ** 2
+    return (executed_share(gates, areas) - target) ** 2
