@@ -452,3 +452,46 @@ def test_replayed_decisions_drive_a_wider_model():
         masked = wide(clip)
     assert fraction == pytest.approx(small.executed_fraction())
     assert torch.allclose(replayed, masked, atol=1e-5)
+
+
+# -- routing on top of a pruned model ---------------------------------------
+@pytest.mark.parametrize('arch', ['basicvsr', 'iconvsr'])
+def test_routed_pruned_generator_is_the_pruned_one_when_all_gates_open(arch):
+    from vsr_multigrid.engine.pruning import PrunedBasicVSRNet, PrunedIconVSRNet, generator_convs
+    from vsr_multigrid.engine.routing import RoutedPrunedBasicVSRNet, RoutedPrunedIconVSRNet
+    from vsr_multigrid.pruning import basicvsr as core
+    from vsr_multigrid.pruning.spec import ChannelSpec
+    stock, _ = _routed(arch=arch)
+    g = torch.Generator().manual_seed(3)
+    kept = {}
+    for name, size in core.channel_groups(generator_convs(stock, 2, arch)).items():
+        count = int(torch.randint(1, size + 1, (1,), generator=g))
+        kept[name] = sorted(torch.randperm(size, generator=g)[:count].tolist())
+    keys = dict(keyframe_stride=3) if arch == 'iconvsr' else {}
+    spec = ChannelSpec(type(stock).__name__, stock.mid_channels, 2, 'aligned', kept,
+                       **keys).to_dict()
+    pruned_type, routed_type = dict(basicvsr=(PrunedBasicVSRNet, RoutedPrunedBasicVSRNet),
+                                    iconvsr=(PrunedIconVSRNet, RoutedPrunedIconVSRNet))[arch]
+    torch.manual_seed(0)
+    pruned = pruned_type(spec).eval()
+    with torch.no_grad():  # blocks that matter (the stock init scales them by 0.1)
+        for p in pruned.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    routed = routed_type(spec, routing=dict(patch=5, threshold=0.0)).eval()
+    assert routed.hidden_channels == tuple(len(kept[f'{b}_stream'])
+                                           for b in ('backward', 'forward'))
+    missing, unexpected = routed.load_state_dict(pruned.state_dict(), strict=False)
+    assert not unexpected and all('_router.' in k or k == 'route_iter' for k in missing)
+    clip = _lr_clip(t=6 if arch == 'iconvsr' else 3)
+    with torch.no_grad():
+        # (the routed forward warps the hidden state and the previous LR frame
+        # in one call: float rounding differs in the last bits)
+        expected = pruned(clip)
+        assert (routed(clip) - expected).abs().max() < 1e-5 * expected.abs().max()
+        routed.threshold = 1.0  # every block skipped: the output changes
+        assert not torch.allclose(routed(clip), pruned(clip), atol=1e-3)
+    # A dense checkpoint does not fit: the pruned model's refusal names the layer.
+    with pytest.raises(ValueError, match='does not fit the channel spec'):
+        routed.load_state_dict(stock.state_dict(), strict=False)
+    with pytest.raises(ValueError, match='aligned stream layout'):
+        routed_type(dict(spec, stream_mode='rsc'))

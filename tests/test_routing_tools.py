@@ -53,3 +53,41 @@ def test_phase1_two_processes(demo_data, tmp_path):
         with open(path) as f:
             logged += [json.loads(line).get('loss_compute') for line in f]
     assert any(v is not None for v in logged)
+
+
+def test_routing_on_a_pruned_model_trains_and_reports(demo_data, tmp_path):
+    """Phase 1 over a pruned backbone (its channel spec and weights, as
+    tools/prune.py writes them), then the report against that pruned model."""
+    from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+
+    from vsr_multigrid.engine.pruning import PrunedBasicVSRNet, generator_convs
+    from vsr_multigrid.pruning import basicvsr as core
+    from vsr_multigrid.pruning.spec import ChannelSpec
+    dense = BasicVSRNet(mid_channels=16, num_blocks=2)
+    kept = {name: list(range(0, size, 2))  # every other channel
+            for name, size in core.channel_groups(generator_convs(dense, 2, 'basicvsr')).items()}
+    spec = tmp_path / 'channel_spec.json'
+    ChannelSpec('BasicVSRNet', 16, 2, 'aligned', kept).save(spec)
+    torch.manual_seed(0)
+    pruned = PrunedBasicVSRNet(str(spec))
+    torch.save(dict(state_dict={f'generator.{k}': v for k, v in pruned.state_dict().items()}),
+               tmp_path / 'pruned.pth')
+    config = f'{REPO}/configs/routing/basicvsr_routed-pruned-phase1_tiny_demo.py'
+    opts = [o for o in SMALL if not o.startswith('model.generator.')] + [
+        f'model.generator.channel_spec={spec}', 'model.generator.routing.anneal_iters=2']
+    work = tmp_path / 'phase1'
+    train(config, work, demo_data, opts + [
+        'train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2', f'load_from={tmp_path}/pruned.pth'])
+    state = torch.load(work / 'iter_2.pth', map_location='cpu')['state_dict']
+    block = 'generator.forward_resblocks.main.2.1.conv2.weight'
+    assert state[block].shape == (8, 8, 3, 3)  # the pruned width
+    assert torch.equal(state[block], pruned.state_dict()[block[len('generator.'):]])
+    out = tmp_path / 'report'
+    proc = run_tool([sys.executable, 'tools/route_report.py', config, str(work / 'iter_2.pth'),
+                     '--dense', str(tmp_path / 'pruned.pth'), '--thresholds', '0.5',
+                     '--repeats', '1', '--out', str(out), '--cfg-options', *opts], demo_data)
+    assert 'no replay at another width for a pruned generator' in proc.stdout
+    rows = json.load(open(out / 'report.json'))['rows']
+    assert {r['threshold'] for r in rows} == {None, 0.5}
+    assert all(0 <= r['executed'] <= 1 for r in rows)

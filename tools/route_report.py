@@ -20,6 +20,9 @@ patch, each unit covering the same share of the wider model's blocks.
 It writes ``report.md``/``report.json`` and ``patch_map.png``: one frame of
 ``--clip`` next to a map of how many residual blocks ran in each patch (both
 branches) at the first threshold. Run it alone on the machine: it times.
+A routed pruned generator (``RoutedPrunedBasicVSRNet``, skip routing on top of
+SSL) is compared with its ``PrunedBasicVSRNet`` (``--dense`` its weights); it
+has no replay at another width (that would need a channel spec of that width).
 """
 import argparse
 import json
@@ -91,13 +94,22 @@ def main(argv=None):
     cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     gen_cfg = cfg.model.generator
-    if gen_cfg.get('type') not in ('RoutedBasicVSRNet', 'RoutedIconVSRNet'):
+    routed_types = ('RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedPrunedBasicVSRNet',
+                    'RoutedPrunedIconVSRNet')
+    if gen_cfg.get('type') not in routed_types:
         raise SystemExit(f"{args.config}: model.generator.type is {gen_cfg.get('type')!r}, "
-                         'expected RoutedBasicVSRNet or RoutedIconVSRNet')
+                         f"expected one of {', '.join(routed_types)}")
+    pruned = 'channel_spec' in gen_cfg
+    if pruned and args.replay_width[0] > 0:
+        # A wider replay needs a channel spec of that width, which this
+        # checkpoint does not have.
+        print(f'{gen_cfg.type}: no replay at another width for a pruned generator '
+              '(--replay-width skipped)')
+        args.replay_width = [0, 0]
     routed = MODELS.build(gen_cfg).eval()
     weights = generator_weights(args.checkpoint)
     routed.load_state_dict(weights, strict=True)
-    # The stock generator of the same keys, without routing.
+    # The stock (or pruned) generator of the same keys, without routing.
     dense_cfg = dict(gen_cfg, type=gen_cfg['type'][len('Routed'):])
     dense_cfg.pop('routing', None)
     dense = MODELS.build(dense_cfg).eval()

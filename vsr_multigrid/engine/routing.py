@@ -8,6 +8,9 @@ loss in the model's loss dict.
 - ``RoutedBasicVSRNet`` / ``RoutedIconVSRNet``: the stock generator (same
   parameter names, so a dense checkpoint loads) whose residual blocks run
   under per-patch gates.
+- ``RoutedPrunedBasicVSRNet`` / ``RoutedPrunedIconVSRNet``: the same on a
+  pruned generator (``tools/prune.py``'s channel spec, aligned layout): skip
+  routing on top of SSL.
 - ``RoutedBasicVSR``: MMagic's ``BasicVSR`` whose loss dict adds
   ``loss_compute`` (executed fraction pulled to the target).
 """
@@ -26,9 +29,10 @@ from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share,
                              gumbel_sigmoid_gates, hard_gates, patch_areas, static_patches,
                              temporal_cue)
 from ..routing.patches import expand_patch_mask
-from .pruning import _check_residual_blocks, generator_convs, recurrent_forward
+from .pruning import _check_residual_blocks, _Pruned, generator_convs, recurrent_forward
 
-__all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedBasicVSR']
+__all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedPrunedBasicVSRNet',
+           'RoutedPrunedIconVSRNet', 'RoutedBasicVSR']
 
 #: ``patch``: LR pixels per side of a decision; ``units``: decisions per
 #: patch and branch (consecutive blocks share one; None: one per block);
@@ -114,14 +118,17 @@ class _Routed:
 
     ARCH = None
 
-    def _setup_routing(self, mid_channels: int, num_blocks: int, routing) -> None:
+    def _setup_routing(self, hidden_channels, num_blocks: int, routing) -> None:
+        """``hidden_channels``: the widths of the backward and forward streams
+        (the estimators read them)."""
         self.routing = _check_routing(routing, num_blocks)
         self.num_blocks = num_blocks
+        self.hidden_channels = tuple(hidden_channels)
         _check_residual_blocks(self)
         self._convs = generator_convs(self, num_blocks, self.ARCH)
-        for branch in roles.BRANCHES:  # backward_router, forward_router
-            setattr(self, f'{branch}_router', ConfidenceEstimator(
-                mid_channels, self.routing['units'], self.routing['patch'],
+        for branch, width in zip(roles.BRANCHES, self.hidden_channels):
+            setattr(self, f'{branch}_router', ConfidenceEstimator(  # backward_router, ...
+                width, self.routing['units'], self.routing['patch'],
                 self.routing['hidden'], cue_channels=int(self.routing['temporal_cue'])))
         # Training forwards seen (the temperature schedule); checkpointed.
         self.register_buffer('route_iter', torch.zeros((), dtype=torch.long))
@@ -226,7 +233,7 @@ class _Routed:
         return recurrent_forward(
             self, lrs, branch_step,
             lambda lr, fb, ff: roles.plain_reconstruct(convs, lr, fb, ff),
-            (self.mid_channels, self.mid_channels), warp_previous_frame=cfg['temporal_cue'])
+            self.hidden_channels, warp_previous_frame=cfg['temporal_cue'])
 
     def compute_loss(self) -> torch.Tensor:
         """The last training forward's ``(executed - target)^2`` (refreshed
@@ -251,7 +258,7 @@ class RoutedBasicVSRNet(_Routed, BasicVSRNet):
     def __init__(self, mid_channels=64, num_blocks=30, spynet_pretrained=None, routing=None):
         super().__init__(mid_channels=mid_channels, num_blocks=num_blocks,
                          spynet_pretrained=spynet_pretrained)
-        self._setup_routing(mid_channels, num_blocks, routing)
+        self._setup_routing((mid_channels, mid_channels), num_blocks, routing)
 
 
 @MODELS.register_module()
@@ -272,7 +279,60 @@ class RoutedIconVSRNet(_Routed, IconVSRNet):
         super().__init__(mid_channels=mid_channels, num_blocks=num_blocks,
                          keyframe_stride=keyframe_stride, padding=padding,
                          spynet_pretrained=spynet_pretrained, edvr_pretrained=edvr_pretrained)
-        self._setup_routing(mid_channels, num_blocks, routing)
+        self._setup_routing((mid_channels, mid_channels), num_blocks, routing)
+
+
+def _routed_pruned_setup(net, channel_spec, build, routing) -> None:
+    """Build a pruned generator (``build(spec)``: the stock constructor) and
+    route its blocks."""
+    spec = net._load_spec(channel_spec)
+    if spec.stream_mode != 'aligned':
+        raise ValueError(f'{type(net).__name__}: skip routing needs the aligned stream layout '
+                         f"(dense blocks on a narrower stream), the channel spec has "
+                         f"stream_mode={spec.stream_mode!r}")
+    build(spec)
+    net._build_pruned(spec)
+    net._setup_routing(tuple(spec.hidden_channels(b) for b in roles.BRANCHES),
+                       spec.num_blocks, routing)
+
+
+@MODELS.register_module()
+class RoutedPrunedBasicVSRNet(_Routed, _Pruned, BasicVSRNet):
+    """A pruned BasicVSRNet (``tools/prune.py``'s channel spec, aligned
+    layout) whose residual blocks run per patch: skip routing on top of SSL.
+
+    Args:
+        channel_spec (str | dict): As ``PrunedBasicVSRNet``.
+        spynet_pretrained (str, optional): As ``BasicVSRNet``.
+        routing (dict, optional): Keys of :data:`ROUTING_DEFAULTS`.
+    """
+
+    ARCH, ARCH_NAME = 'basicvsr', 'BasicVSRNet'
+
+    def __init__(self, channel_spec, spynet_pretrained=None, routing=None):
+        _routed_pruned_setup(self, channel_spec, lambda spec: BasicVSRNet.__init__(
+            self, mid_channels=spec.mid_channels, num_blocks=spec.num_blocks,
+            spynet_pretrained=spynet_pretrained), routing)
+
+
+@MODELS.register_module()
+class RoutedPrunedIconVSRNet(_Routed, _Pruned, IconVSRNet):
+    """A pruned IconVSRNet (aligned layout) whose residual blocks run per patch.
+
+    Args:
+        channel_spec (str | dict): As ``PrunedIconVSRNet``.
+        spynet_pretrained, edvr_pretrained (str, optional): As ``IconVSRNet``.
+        routing (dict, optional): Keys of :data:`ROUTING_DEFAULTS`.
+    """
+
+    ARCH, ARCH_NAME = 'iconvsr', 'IconVSRNet'
+
+    def __init__(self, channel_spec, spynet_pretrained=None, edvr_pretrained=None,
+                 routing=None):
+        _routed_pruned_setup(self, channel_spec, lambda spec: IconVSRNet.__init__(
+            self, mid_channels=spec.mid_channels, num_blocks=spec.num_blocks,
+            keyframe_stride=spec.keyframe_stride, padding=spec.padding,
+            spynet_pretrained=spynet_pretrained, edvr_pretrained=edvr_pretrained), routing)
 
 
 @MODELS.register_module()
