@@ -14,7 +14,9 @@
 # Without DENSE_CHECKPOINT the dense model is trained first (13 more minutes).
 # BENCH_ROOT (default work_dirs/bench_routing), PHASE1_ITERS, PHASE2_ITERS,
 # THRESHOLDS (default "0.3 0.5 0.7"), TARGET (executed fraction, default 0.5),
-# ROUTING (more routing keys for training and test, e.g. "reuse=True").
+# ROUTING (more routing keys for training and test, e.g. "reuse=True"),
+# CHANNEL_SPEC (route a pruned model: tools/prune.py's channel_spec.json,
+# aligned layout; DENSE_CHECKPOINT is then its weights, e.g. stage 3's).
 # The configs used are written to BENCH_ROOT (phase1.py, phase2.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,16 @@ python tools/make_demo_data.py --still --out data/demo_still
 stock=configs/basicvsr/basicvsr_tiny_demo.py
 
 source tools/bench_lib.sh
+variant="" generator="" dense_config="$stock"
+if [[ -n "${CHANNEL_SPEC:-}" ]]; then
+  [[ -n "${1:-}" ]] || { echo "CHANNEL_SPEC: give the pruned weights as DENSE_CHECKPOINT" >&2; exit 1; }
+  spec=$(realpath "$CHANNEL_SPEC")
+  variant="-pruned" generator="channel_spec='$spec', " dense_config="$root/pruned.py"
+  cat > "$dense_config" <<CFG
+_base_ = '$PWD/configs/ssl/basicvsr_ssl-finetune_tiny_demo.py'
+model = dict(generator=dict(channel_spec='$spec'))
+CFG
+fi
 dense=$(bench_dense "$root" "$stock" "${1:-}")
 train() { bench_train bench_routing "$@"; }
 
@@ -37,12 +49,12 @@ train() { bench_train bench_routing "$@"; }
 phase1="$root/phase1.py" phase2="$root/phase2.py"
 routing="target=$target${ROUTING:+, $ROUTING}"
 cat > "$phase1" <<CFG
-_base_ = '$PWD/configs/routing/basicvsr_routed-phase1_tiny_demo.py'
-model = dict(generator=dict(routing=dict($routing, anneal_iters=$phase1_iters)))
+_base_ = '$PWD/configs/routing/basicvsr_routed${variant}-phase1_tiny_demo.py'
+model = dict(generator=dict(${generator}routing=dict($routing, anneal_iters=$phase1_iters)))
 CFG
 cat > "$phase2" <<CFG
-_base_ = '$PWD/configs/routing/basicvsr_routed-phase2_tiny_demo.py'
-model = dict(generator=dict(routing=dict($routing, anneal_iters=0)))
+_base_ = '$PWD/configs/routing/basicvsr_routed${variant}-phase2_tiny_demo.py'
+model = dict(generator=dict(${generator}routing=dict($routing, anneal_iters=0)))
 CFG
 train "$phase1" "$root/phase1" "$phase1_iters" load_from="$dense"
 train "$phase2" "$root/phase2" "$phase2_iters" load_from="$root/phase1/iter_$phase1_iters.pth"
@@ -78,5 +90,5 @@ report "$root/report-still-refresh5" "$root/phase2-refresh5.py" "$routed" --dens
   --thresholds "${thresholds[@]}" --replay-width 0 0 --repeats 1 \
   --cfg-options "val_dataloader.dataset.data_root=$PWD/data/demo_still"
 # PSNR by frame position at the config's threshold (0.5), with and without the refresh.
-python tools/psnr_by_frame.py "$stock" "dense=$dense@$stock" "routed=$routed@$phase2" \
+python tools/psnr_by_frame.py "$stock" "dense=$dense@$dense_config" "routed=$routed@$phase2" \
   "routed-refresh5=$routed@$root/phase2-refresh5.py" --out "$root/frames.json" --plot "$root/frames.png"
