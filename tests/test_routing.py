@@ -112,7 +112,8 @@ def test_threshold_sweep_is_monotone_and_estimator_starts_open():
 
 
 def test_executed_share_weights_partial_patches_by_their_pixels():
-    from vsr_multigrid.routing.gates import executed_share, patch_areas
+    from vsr_multigrid.routing.gates import executed_share
+    from vsr_multigrid.routing.patches import patch_areas
     areas = patch_areas(17, 14, 5)
     assert areas.tolist() == [[25, 25, 20]] * 3 + [[10, 10, 8]]
     assert areas.sum() == 17 * 14

@@ -36,13 +36,6 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from timing import interleaved_timing  # noqa: E402
 
 
-def paired_timing(dense, routed, clip, repeats: int):
-    """Outputs, median seconds and median per-pair speed-up of ``routed`` over
-    ``dense``, run alternately (:func:`timing.interleaved_timing`)."""
-    outs, (dense_s, routed_s), (_, speedup) = interleaved_timing((dense, routed), clip, repeats)
-    return outs, dense_s, routed_s, speedup
-
-
 def blocks_ran_map(net, t: int):
     """Per patch of frame ``t``: residual blocks run, both branches summed."""
     import numpy as np
@@ -153,8 +146,8 @@ def main(argv=None):
     for threshold in args.thresholds:
         routed.threshold = threshold
         for key, lrs, gt in clips:
-            (_, out), dense_s, routed_s, speedup = paired_timing(dense, routed, lrs,
-                                                                 args.repeats)
+            (_, out), (dense_s, routed_s), (_, speedup) = interleaved_timing(
+                (dense, routed), lrs, args.repeats)
             dense_ms[key].append(1000 * dense_s / lrs.size(1))
             row = dict(clip=key, threshold=threshold, executed=routed.executed_fraction(),
                        psnr=scores(out, gt), ms_per_frame=1000 * routed_s / lrs.size(1),
@@ -166,8 +159,8 @@ def main(argv=None):
                 routed.record_maps = False
                 wide_dense, wide_routed = replay
                 wide_routed.forced_maps = routed.gate_maps
-                _, dense_s, routed_s, speedup = paired_timing(wide_dense, wide_routed, lrs,
-                                                              args.repeats)
+                _, (dense_s, routed_s), (_, speedup) = interleaved_timing(
+                    (wide_dense, wide_routed), lrs, args.repeats)
                 wide_routed.forced_maps = None
                 row.update(wide_ms_dense=1000 * dense_s / lrs.size(1),
                            wide_ms_routed=1000 * routed_s / lrs.size(1),

@@ -26,9 +26,9 @@ from torch import nn
 from ..pruning import basicvsr as roles
 from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_blocks
 from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share,
-                             gumbel_sigmoid_gates, hard_gates, patch_areas, static_patches,
+                             gumbel_sigmoid_gates, hard_gates, static_patches,
                              temporal_cue)
-from ..routing.patches import expand_patch_mask
+from ..routing.patches import expand_patch_mask, patch_areas
 from .pruning import _check_residual_blocks, _Pruned, generator_convs, recurrent_forward
 
 __all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedPrunedBasicVSRNet',

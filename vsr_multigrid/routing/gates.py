@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ['ConfidenceEstimator', 'temporal_cue', 'static_patches', 'gumbel_sigmoid_gates',
-           'hard_gates', 'patch_areas', 'executed_share', 'compute_loss']
+           'hard_gates', 'executed_share', 'compute_loss']
 
 
 class ConfidenceEstimator(nn.Module):
@@ -114,20 +114,9 @@ def hard_gates(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     return logits > torch.logit(torch.tensor(float(threshold), dtype=torch.float64)).item()
 
 
-def patch_areas(height: int, width: int, patch: int, device=None) -> torch.Tensor:
-    """Pixels of each patch inside a ``height x width`` frame, ``(gh, gw)``
-    float: the last row and column of patches are partial where ``patch``
-    does not divide the frame."""
-    rows = torch.full((-(-height // patch),), float(patch), device=device)
-    cols = torch.full((-(-width // patch),), float(patch), device=device)
-    rows[-1] = height - patch * (rows.numel() - 1)
-    cols[-1] = width - patch * (cols.numel() - 1)
-    return rows[:, None] * cols[None, :]
-
-
 def executed_share(gates: torch.Tensor, areas: torch.Tensor = None) -> torch.Tensor:
     """Share of (block, pixel) pairs run: the gates ``(..., gh, gw)`` averaged
-    with each patch weighted by its pixels (:func:`patch_areas`; None: equal
+    with each patch weighted by its pixels (:func:`~vsr_multigrid.routing.patches.patch_areas`; None: equal
     weights). A partial patch at the frame's edge costs less work, and
     counting it as a whole one would overstate what skipping it saves."""
     gates = gates.float()

@@ -12,7 +12,7 @@ from typing import Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ['patch_grid', 'pad_to_grid', 'window_index', 'gather_windows', 'put_windows',
+__all__ = ['patch_grid', 'patch_areas', 'pad_to_grid', 'window_index', 'gather_windows', 'put_windows',
            'gather_patches', 'scatter_patches', 'expand_patch_mask']
 
 
@@ -21,6 +21,18 @@ def patch_grid(height: int, width: int, patch: int) -> Tuple[int, int]:
     if not isinstance(patch, int) or patch < 1:
         raise ValueError(f'patch size: expected a positive int, got {patch!r}')
     return math.ceil(height / patch), math.ceil(width / patch)
+
+
+def patch_areas(height: int, width: int, patch: int, device=None) -> torch.Tensor:
+    """Pixels of each patch inside a ``height x width`` frame, ``(gh, gw)``
+    float: the last row and column of patches are partial where ``patch``
+    does not divide the frame."""
+    gh, gw = patch_grid(height, width, patch)
+    rows = torch.full((gh,), float(patch), device=device)
+    cols = torch.full((gw,), float(patch), device=device)
+    rows[-1] = height - patch * (gh - 1)
+    cols[-1] = width - patch * (gw - 1)
+    return rows[:, None] * cols[None, :]
 
 
 def pad_to_grid(feat: torch.Tensor, patch: int, halo: int) -> torch.Tensor:
