@@ -183,4 +183,56 @@ def test_routed_phase1_trains_only_the_estimators(demo_data, tmp_path):
     opt['name'] = 'routed_stock_net'
     proc = launch(TRAIN, write(opt, tmp_path), tmp_path, check=False)
     assert proc.returncode != 0
-    assert 'needs network_g.type RoutedBasicVSR or RoutedIconVSR' in proc.stderr
+    assert 'needs network_g.type RoutedBasicVSR, RoutedIconVSR or their RoutedPruned' in proc.stderr
+
+
+def test_routed_pruned_arch_routes_a_pruned_basicsr_model(demo_data, tmp_path):
+    """Skip routing on top of SSL in BasicSR: a pruned checkpoint (BasicSR
+    names) loads, all gates open give the pruned network, a dense checkpoint
+    is refused naming BasicSR's layer, and phase 1 trains it."""
+    from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
+
+    from vsr_multigrid.basicsr_ext import build_arch
+    from vsr_multigrid.engine.pruning import generator_convs
+    from vsr_multigrid.pruning import basicvsr as core
+    from vsr_multigrid.pruning.spec import ChannelSpec
+    g = torch.Generator().manual_seed(0)
+    groups = core.channel_groups(generator_convs(BasicVSRNet(mid_channels=8, num_blocks=1), 1,
+                                                 'basicvsr'))
+    kept = {name: sorted(torch.randperm(size, generator=g)[:max(1, size // 2)].tolist())
+            for name, size in groups.items()}
+    spec_path = tmp_path / 'channel_spec.json'
+    spec_path.write_text(json.dumps(ChannelSpec('BasicVSRNet', 8, 1, 'aligned', kept).to_dict()))
+    torch.manual_seed(0)
+    pruned = build_arch('PrunedBasicVSR', channel_spec=str(spec_path)).eval()
+    with torch.no_grad():  # blocks that matter, flow that warps
+        for param in pruned.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    routing = dict(patch=16, threshold=0.0)
+    routed = build_arch('RoutedPrunedBasicVSR', channel_spec=str(spec_path),
+                        routing=routing).eval()
+    routed.load_state_dict(pruned.state_dict(), strict=True)  # a pruned checkpoint: no routers
+    clip = _real_clip(demo_data, frames=3)
+    with torch.no_grad():
+        expected = pruned(clip)
+        assert (routed(clip) - expected).abs().max() < 1e-5 * expected.abs().max()
+    assert set(routed.state_dict()) - set(pruned.state_dict()) and all(
+        k.startswith(routed.OWN) for k in set(routed.state_dict()) - set(pruned.state_dict()))
+    dense = build_arch('BasicVSR', num_feat=8, num_block=1)
+    with pytest.raises(ValueError, match=r'backward_trunk\.main\.0\.weight'):
+        routed.load_state_dict(dense.state_dict())
+    with pytest.raises(ValueError, match='network_g.routing'):
+        build_arch('RoutedPrunedBasicVSR', channel_spec=str(spec_path), routing=dict(pach=16))
+
+    torch.save({'params': pruned.state_dict()}, tmp_path / 'pruned.pth')
+    opt = options(osp.join(BASICSR, 'train_RoutedBasicVSR_phase1_tiny_demo.yml'), demo_data,
+                  'routed_pruned_phase1', total_iter=2)
+    opt['network_g'] = dict(type='RoutedPrunedBasicVSR', channel_spec=str(spec_path),
+                            routing=opt['network_g']['routing'])
+    opt['path']['pretrain_network_g'] = str(tmp_path / 'pruned.pth')
+    proc = launch(TRAIN, write(opt, tmp_path), tmp_path)
+    assert re.search(r'l_pix: \S+ l_compute: \S+ executed: \S+', proc.stdout + proc.stderr)
+    saved = torch.load(tmp_path / 'experiments' / 'routed_pruned_phase1' / 'models' /
+                       'net_g_latest.pth', weights_only=True)['params']
+    assert saved['backward_trunk.main.0.weight'].shape[0] == len(kept['backward_stream'])
+    assert all(torch.equal(saved[k], v) for k, v in pruned.state_dict().items())  # held

@@ -16,7 +16,8 @@
 # THRESHOLDS (default "0.3 0.5 0.7"), TARGET (executed fraction, default 0.5),
 # ROUTING (more routing keys for training and test, e.g. "reuse=True"),
 # CHANNEL_SPEC (route a pruned model: tools/prune.py's channel_spec.json,
-# aligned layout; DENSE_CHECKPOINT is then its weights, e.g. stage 3's).
+# aligned layout; DENSE_CHECKPOINT is then its weights, e.g. stage 3's),
+# SEED (randomness.seed of both phases; default: drawn per run).
 # The configs used are written to BENCH_ROOT (phase1.py, phase2.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +44,7 @@ model = dict(generator=dict(channel_spec='$spec'))
 CFG
 fi
 dense=$(bench_dense "$root" "$stock" "${1:-}")
-train() { bench_train bench_routing "$@"; }
+train() { bench_train bench_routing "$@" ${SEED:+randomness.seed=$SEED}; }
 
 # The phase configs with this bench's routing keys (phase 2 also tests).
 phase1="$root/phase1.py" phase2="$root/phase2.py"

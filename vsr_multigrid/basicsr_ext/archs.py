@@ -7,7 +7,8 @@ argument and parameter names:
 - arguments as BasicSR's ``BasicVSR``/``IconVSR`` (``num_feat``,
   ``num_block``, ``spynet_path``, ``keyframe_stride``, ``temporal_padding``,
   ``edvr_path``; the last two for IconVSR) plus the plugin's own keys
-  (``stream_mode``/``sparsity``, ``channel_spec``, ``routing``);
+  (``stream_mode``/``sparsity``, ``channel_spec``, ``routing``; the
+  ``RoutedPruned`` archs take both of the last two);
 - ``state_dict()`` and ``load_state_dict()`` use BasicSR's parameter names
   (:mod:`.convert`), so a stock BasicSR checkpoint (``pretrain_network_g``)
   loads and the checkpoints BasicSR writes are BasicSR checkpoints. The
@@ -31,19 +32,23 @@ import torch
 from vsr_multigrid.basicsr_ext import ARCH_REGISTRY
 from vsr_multigrid.engine.pruning import (PrunedBasicVSRNet, PrunedIconVSRNet, SSLBasicVSRNet,
                                           SSLIconVSRNet)
-from vsr_multigrid.engine.routing import RoutedBasicVSRNet, RoutedIconVSRNet
+from vsr_multigrid.engine.routing import (RoutedBasicVSRNet, RoutedIconVSRNet,
+                                          RoutedPrunedBasicVSRNet, RoutedPrunedIconVSRNet)
 
 from .convert import basicsr_to_mmagic, mmagic_to_basicsr
 
 __all__ = ['SSLBasicVSR', 'SSLIconVSR', 'PrunedBasicVSR', 'PrunedIconVSR', 'RoutedBasicVSR',
-           'RoutedIconVSR', 'MMAGIC_GENERATORS', 'mmagic_arguments']
+           'RoutedIconVSR', 'RoutedPrunedBasicVSR', 'RoutedPrunedIconVSR', 'MMAGIC_GENERATORS',
+           'mmagic_arguments']
 
 #: BasicSR arch (stock or the plugin's) -> the MMagic generator it is.
 MMAGIC_GENERATORS = {
     'BasicVSR': 'BasicVSRNet', 'IconVSR': 'IconVSRNet',
     'SSLBasicVSR': 'SSLBasicVSRNet', 'SSLIconVSR': 'SSLIconVSRNet',
     'PrunedBasicVSR': 'PrunedBasicVSRNet', 'PrunedIconVSR': 'PrunedIconVSRNet',
-    'RoutedBasicVSR': 'RoutedBasicVSRNet', 'RoutedIconVSR': 'RoutedIconVSRNet'}
+    'RoutedBasicVSR': 'RoutedBasicVSRNet', 'RoutedIconVSR': 'RoutedIconVSRNet',
+    'RoutedPrunedBasicVSR': 'RoutedPrunedBasicVSRNet',
+    'RoutedPrunedIconVSR': 'RoutedPrunedIconVSRNet'}
 #: BasicSR's argument names -> MMagic's; the plugin's own keys keep theirs.
 _RENAMED = {'num_feat': 'mid_channels', 'num_block': 'num_blocks',
             'temporal_padding': 'padding'}
@@ -95,19 +100,20 @@ class _BasicSRNames:
                 f'this network, e.g. {ignored[0][:-len(".ignore")]}, and strict_load_g: false '
                 'would train from their random init; load a checkpoint of this shape')
         state = basicsr_to_mmagic(state_dict, self.CONVERT_ARCH, self.OWN)
-        if self.OWN and not any(k.startswith(self.OWN) for k in state):
-            # A stock checkpoint: the plugin's layers keep their start values.
-            result = super().load_state_dict(state, strict=False, assign=assign)
+        stock = self.OWN and not any(k.startswith(self.OWN) for k in state)
+        try:
+            # A stock (or pruned, for the routed pruned archs) checkpoint has
+            # none of the plugin's layers: they keep their start values.
+            result = super().load_state_dict(state, strict=strict and not stock, assign=assign)
+        except ValueError as error:  # the pruned archs' shape check names MMagic's layer
+            raise ValueError(self._basicsr_names_in(str(error))) from None
+        if stock:
             missing = [k for k in result.missing_keys if not k.startswith(self.OWN)]
             if strict and (missing or result.unexpected_keys):
                 raise RuntimeError(f'{type(self).__name__}: the stock checkpoint does not fit; '
                                    f'missing {missing[:5]}, unexpected '
                                    f'{result.unexpected_keys[:5]}')
-            return result
-        try:
-            return super().load_state_dict(state, strict=strict, assign=assign)
-        except ValueError as error:  # the pruned archs' shape check names MMagic's layer
-            raise ValueError(self._basicsr_names_in(str(error))) from None
+        return result
 
     def _basicsr_names_in(self, message: str) -> str:
         def rename(match):
@@ -237,4 +243,31 @@ class RoutedIconVSR(_IconVSRArgs, RoutedIconVSRNet):
             super().__init__(**mmagic_arguments(dict(
                 num_feat=num_feat, num_block=num_block, keyframe_stride=keyframe_stride,
                 temporal_padding=temporal_padding, routing=routing)))
+        self._pretrained(spynet_path, edvr_path)
+
+
+@ARCH_REGISTRY.register()
+class RoutedPrunedBasicVSR(_BasicVSRArgs, RoutedPrunedBasicVSRNet):
+    """Skip routing on top of SSL: the pruned BasicVSR of ``channel_spec``
+    (aligned layout) with routed residual blocks. A dense checkpoint is
+    refused, naming the layer. Train with ``model_type: RoutedVideoRecurrentModel``."""
+
+    OWN = _ROUTED_OWN
+
+    def __init__(self, channel_spec, spynet_path=None, routing=None):
+        with _option_names():
+            super().__init__(channel_spec=channel_spec, routing=routing)
+        self._pretrained(spynet_path)
+
+
+@ARCH_REGISTRY.register()
+class RoutedPrunedIconVSR(_IconVSRArgs, RoutedPrunedIconVSRNet):
+    """The pruned IconVSR of ``channel_spec`` (aligned layout) with routed
+    residual blocks."""
+
+    OWN = _ROUTED_OWN
+
+    def __init__(self, channel_spec, spynet_path=None, edvr_path=None, routing=None):
+        with _option_names():
+            super().__init__(channel_spec=channel_spec, routing=routing)
         self._pretrained(spynet_path, edvr_path)

@@ -153,7 +153,7 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
     ``train_routers_only`` (default false; true for phase 1).
     """
 
-    NETWORK_NEEDS = ('compute_loss', 'RoutedBasicVSR or RoutedIconVSR')
+    NETWORK_NEEDS = ('compute_loss', 'RoutedBasicVSR, RoutedIconVSR or their RoutedPruned forms')
 
     def __init__(self, opt):
         train = opt.get('train') or {}
