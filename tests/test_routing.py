@@ -5,7 +5,7 @@ from torch import nn
 
 from vsr_multigrid.routing.blocks import routed_residual_blocks, unit_of
 from vsr_multigrid.routing.gates import (ConfidenceEstimator, compute_loss,
-                                         gumbel_sigmoid_gates, hard_gates)
+                                         gumbel_sigmoid_gates, hard_gates, indecision_loss)
 from vsr_multigrid.routing.patches import gather_patches, patch_grid, scatter_patches
 
 C, BLOCKS = 6, 3
@@ -124,6 +124,25 @@ def test_executed_share_weights_partial_patches_by_their_pixels():
     assert compute_loss(gates, 0.0, areas) == pytest.approx((28 / 238) ** 2)
 
 
+def test_indecision_loss_is_one_at_half_confidence_and_pushes_away_from_it():
+    from vsr_multigrid.routing.patches import patch_areas
+    assert float(indecision_loss(torch.zeros(2, 3, 4, 4))) == pytest.approx(1.0)
+    assert float(indecision_loss(torch.full((1, 1, 2, 2), 20.0))) < 1e-6
+    assert float(indecision_loss(torch.full((1, 1, 2, 2), -20.0))) < 1e-6
+    logits = torch.tensor([[[[0.5, -0.5], [2.0, 0.0]]]], requires_grad=True)
+    indecision_loss(logits).backward()
+    # Descending the gradient moves each confidence further from 0.5 (a
+    # logit at exactly 0 is a stationary point).
+    assert logits.grad[0, 0, 0, 0] < 0 < logits.grad[0, 0, 0, 1]
+    assert logits.grad[0, 0, 1, 0] < 0 and logits.grad[0, 0, 1, 1] == 0
+    # Weighted by pixels like the executed share: only the 2-pixel bottom
+    # row undecided.
+    areas = patch_areas(17, 14, 5)
+    logits = torch.full((1, 1, 4, 3), 30.0)
+    logits[..., -1, :] = 0
+    assert float(indecision_loss(logits, areas)) == pytest.approx(28 / 238)
+
+
 def test_straight_through_gates_are_binary_with_gradients():
     logits = torch.zeros(2, 3, 4, 4, requires_grad=True)
     torch.manual_seed(0)
@@ -217,9 +236,17 @@ def test_routed_training_forward_gives_every_parameter_a_gradient():
     out = routed(_lr_clip())
     assert int(routed.route_iter) == 1 and routed.temperature() < 1.0
     loss = out.abs().mean() + routed.compute_loss()
-    loss.backward()
+    loss.backward(retain_graph=True)
     for name, param in routed.named_parameters():
         assert param.grad is not None, name
+    # The indecision term is a loss of this forward's confidences: it
+    # reaches both estimators.
+    before = {b: getattr(routed, f'{b}_router').head.weight.grad.clone()
+              for b in ('backward', 'forward')}
+    assert 0 < float(routed.indecision_loss()) <= 1
+    routed.indecision_loss().backward()
+    for branch, grad in before.items():
+        assert not torch.equal(getattr(routed, f'{branch}_router').head.weight.grad, grad)
 
 
 def test_dense_interval_steps_run_every_block_and_train_only_the_backbone():
@@ -243,6 +270,7 @@ def test_dense_interval_steps_run_every_block_and_train_only_the_backbone():
         else:  # dense: the stock generator's output, the estimators' gradient is zero
             assert routed.executed_fraction() == 1.0 and router_grad == 0
             assert float(routed.compute_loss()) == 0.0
+            assert float(routed.indecision_loss()) == 0.0
             with torch.no_grad():
                 assert torch.allclose(out, stock(clip), atol=1e-6)
 

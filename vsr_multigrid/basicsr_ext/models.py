@@ -10,7 +10,9 @@ and keep everything else of ``VideoRecurrentModel`` (``fix_flow``,
 - ``SSLVideoRecurrentModel``: ``l_sparsity``, SSL's growing regulariser
   (stage 1, ``network_g.type: SSLBasicVSR``/``SSLIconVSR``).
 - ``RoutedVideoRecurrentModel``: ``l_compute`` (executed fraction pulled to
-  ``routing.target``) times ``train.compute_weight``; with
+  ``routing.target``) times ``train.compute_weight``, and ``l_indecision``
+  (confidences pushed away from 0.5) times ``train.indecision_weight``
+  (default 0: off); with
   ``train.train_routers_only: true`` (phase 1) only the confidence
   estimators train: the backbone is frozen before DDP wraps the network and
   stays frozen through ``fix_flow``, which otherwise re-enables everything.
@@ -147,10 +149,11 @@ class SSLVideoRecurrentModel(_ExtraLossModel):
 
 @MODEL_REGISTRY.register()
 class RoutedVideoRecurrentModel(_ExtraLossModel):
-    """Skip routing: the loss adds ``compute_weight * l_compute``.
+    """Skip routing: the loss adds ``compute_weight * l_compute`` (and
+    ``indecision_weight * l_indecision`` when that weight is not 0).
 
-    Train options: ``compute_weight`` (default 1.0) and
-    ``train_routers_only`` (default false; true for phase 1).
+    Train options: ``compute_weight`` (default 1.0), ``indecision_weight``
+    (default 0) and ``train_routers_only`` (default false; true for phase 1).
     """
 
     NETWORK_NEEDS = ('compute_loss', 'RoutedBasicVSR, RoutedIconVSR or their RoutedPruned forms')
@@ -159,6 +162,8 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
         train = opt.get('train') or {}
         if opt.get('is_train'):
             self.compute_weight = _positive(train, 'compute_weight', 1.0, allow_zero=True)
+            self.indecision_weight = _positive(train, 'indecision_weight', 0.0,
+                                               allow_zero=True)
             self.routers_only = train.get('train_routers_only', False)
             if not isinstance(self.routers_only, bool):
                 raise ValueError('train.train_routers_only: expected true or false, got '
@@ -178,8 +183,11 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
         return super().model_to_device(net)
 
     def extra_losses(self):
-        return {'l_compute': self.compute_weight *
-                self.get_bare_model(self.net_g).compute_loss()}
+        net = self.get_bare_model(self.net_g)
+        losses = {'l_compute': self.compute_weight * net.compute_loss()}
+        if self.indecision_weight:
+            losses['l_indecision'] = self.indecision_weight * net.indecision_loss()
+        return losses
 
     def extra_logs(self):
         net = self.get_bare_model(self.net_g)

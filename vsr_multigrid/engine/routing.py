@@ -25,7 +25,7 @@ from torch import nn
 
 from ..pruning import basicvsr as roles
 from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_blocks
-from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share,
+from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share, indecision_loss,
                              gumbel_sigmoid_gates, hard_gates, static_patches,
                              temporal_cue)
 from ..routing.patches import expand_patch_mask, patch_areas
@@ -167,7 +167,7 @@ class _Routed:
         if training:
             self.route_iter += 1
         temperature = self.temperature()
-        self.executed, self.train_gates = [], []
+        self.executed, self.train_gates, self.train_logits = [], [], []
         dense_step = training and bool(cfg['dense_interval']) and \
             int(self.route_iter) % cfg['dense_interval'] == 0
 
@@ -192,6 +192,7 @@ class _Routed:
                 elif training:
                     gates, mode = gumbel_sigmoid_gates(logits, temperature), 'masked'
                     self.train_gates.append(gates)
+                    self.train_logits.append(logits)
                 else:
                     gates = hard_gates(logits, self.threshold)
             static = None
@@ -242,6 +243,13 @@ class _Routed:
             return next(self.parameters()).new_zeros(())
         return compute_loss(torch.stack(self.train_gates), self.routing['target'],
                             self._areas)
+
+    def indecision_loss(self) -> torch.Tensor:
+        """The last training forward's mean ``4 p (1 - p)`` of the estimators'
+        confidences (same steps as :meth:`compute_loss`)."""
+        if not self.train_logits:
+            return next(self.parameters()).new_zeros(())
+        return indecision_loss(torch.stack(self.train_logits), self._areas)
 
 
 @MODELS.register_module()
@@ -337,19 +345,25 @@ class RoutedPrunedIconVSRNet(_Routed, _Pruned, IconVSRNet):
 
 @MODELS.register_module()
 class RoutedBasicVSR(BasicVSR):
-    """MMagic's BasicVSR whose loss dict adds the generator's ``loss_compute``.
+    """MMagic's BasicVSR whose loss dict adds the generator's ``loss_compute``
+    (and ``loss_indecision`` when its weight is not 0).
 
     Args:
         compute_weight (float): Weight of ``loss_compute``.
+        indecision_weight (float): Weight of ``loss_indecision``, which pushes
+            the estimators' confidences away from 0.5 (0: off).
         generator, pixel_loss, ...: As ``BasicVSR``.
     """
 
-    def __init__(self, generator, pixel_loss, compute_weight=1.0, **kwargs):
+    def __init__(self, generator, pixel_loss, compute_weight=1.0, indecision_weight=0.0,
+                 **kwargs):
         super().__init__(generator=generator, pixel_loss=pixel_loss, **kwargs)
-        if not isinstance(compute_weight, (int, float)) or compute_weight < 0:
-            raise ValueError(f'model.compute_weight: expected a number >= 0, got '
-                             f'{compute_weight!r}')
+        for key, value in (('compute_weight', compute_weight),
+                           ('indecision_weight', indecision_weight)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f'model.{key}: expected a number >= 0, got {value!r}')
         self.compute_weight = float(compute_weight)
+        self.indecision_weight = float(indecision_weight)
 
     def forward_train(self, inputs, data_samples=None, **kwargs):
         losses = super().forward_train(inputs, data_samples, **kwargs)
@@ -357,4 +371,7 @@ class RoutedBasicVSR(BasicVSR):
             raise TypeError(f'RoutedBasicVSR needs a routed generator (RoutedBasicVSRNet), '
                             f'got {type(self.generator).__name__}')
         losses['loss_compute'] = self.compute_weight * self.generator.compute_loss()
+        if self.indecision_weight:
+            losses['loss_indecision'] = self.indecision_weight * \
+                self.generator.indecision_loss()
         return losses

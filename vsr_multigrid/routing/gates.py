@@ -7,14 +7,16 @@ much the LR frame differs from the previous one warped to it), and predicts, per
 Training uses Gumbel-sigmoid gates with a straight-through estimator (hard
 0/1 forward, soft gradient), so every parameter gets a gradient each step
 (DDP-safe); inference thresholds the confidence. The compute loss pulls the
-executed fraction to a target (DynConv's squared deviation).
+executed fraction to a target (DynConv's squared deviation); the optional
+indecision loss pushes each confidence away from 0.5, so that the test-time
+decisions do not hinge on where the threshold sits.
 """
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = ['ConfidenceEstimator', 'temporal_cue', 'static_patches', 'gumbel_sigmoid_gates',
-           'hard_gates', 'executed_share', 'compute_loss']
+           'hard_gates', 'executed_share', 'compute_loss', 'indecision_loss']
 
 
 class ConfidenceEstimator(nn.Module):
@@ -133,3 +135,17 @@ def compute_loss(gates: torch.Tensor, target: float, areas: torch.Tensor = None)
         raise ValueError(f'routing target: expected an executed fraction in [0, 1], '
                          f'got {target!r}')
     return (executed_share(gates, areas) - target) ** 2
+
+
+def indecision_loss(logits: torch.Tensor, areas: torch.Tensor = None) -> torch.Tensor:
+    """``4 p (1 - p)`` with ``p = sigmoid(logits)``, averaged like
+    :func:`executed_share`: 1 where a confidence sits at 0.5, towards 0 as it
+    decides either way.
+
+    The training gates sample their noise around the logit, so an undecided
+    gate runs in some steps and not in others, and the backbone learns to
+    live with both; at test time it is decided by the threshold alone, and
+    a model whose confidences sit between two thresholds changes with the
+    choice (``docs/BENCHMARKS.md``, bench10-s1)."""
+    p = torch.sigmoid(logits.float())
+    return executed_share(4 * p * (1 - p), areas)
