@@ -180,7 +180,9 @@ class _Routed:
             refresh = cfg['refresh_interval'] and frame % cfg['refresh_interval'] == 0
             if not refresh and not (cfg['temporal_cue'] and previous_lr is None):
                 cue = temporal_cue(lr, previous_lr) if cfg['temporal_cue'] else None
-                logits = getattr(self, f'{branch}_router')(feat, cue)
+                router = getattr(self, f'{branch}_router')
+                pooled = router.pool(feat, cue)
+                logits = router.score(pooled)
                 if self.forced_maps is not None:
                     # Replayed decisions; the estimator still ran, so a
                     # replay is timed with its cost.
@@ -192,7 +194,9 @@ class _Routed:
                 elif training:
                     gates, mode = gumbel_sigmoid_gates(logits, temperature), 'masked'
                     self.train_gates.append(gates)
-                    self.train_logits.append(logits)
+                    # The indecision loss trains the estimator only (see
+                    # indecision_loss): scored again from detached patches.
+                    self.train_logits.append(router.score(pooled.detach()))
                 else:
                     gates = hard_gates(logits, self.threshold)
             static = None
@@ -246,7 +250,8 @@ class _Routed:
 
     def indecision_loss(self) -> torch.Tensor:
         """The last training forward's mean ``4 p (1 - p)`` of the estimators'
-        confidences (same steps as :meth:`compute_loss`)."""
+        confidences (same steps as :meth:`compute_loss`); its gradient
+        reaches the estimators only, never the backbone."""
         if not self.train_logits:
             return next(self.parameters()).new_zeros(())
         return indecision_loss(torch.stack(self.train_logits), self._areas)

@@ -54,14 +54,21 @@ class ConfidenceEstimator(nn.Module):
     def forward(self, feat: torch.Tensor, cue: torch.Tensor = None) -> torch.Tensor:
         """``(n, c, h, w)`` (and the cue ``(n, cue_channels, h, w)``) -> logits
         ``(n, num_units, ceil(h / patch), ceil(w / patch))``."""
+        return self.score(self.pool(feat, cue))
+
+    def pool(self, feat: torch.Tensor, cue: torch.Tensor = None) -> torch.Tensor:
+        """Mean and max of each patch: ``(n, 2 (c + cue_channels), gh, gw)``."""
         if (cue is None) != (self.cue_channels == 0):
             raise ValueError(f'this estimator reads {self.cue_channels} cue channel(s), '
                              f'got {None if cue is None else tuple(cue.shape)}')
         if cue is not None:
             feat = torch.cat([feat, cue], dim=1)
-        pooled = torch.cat([
+        return torch.cat([
             F.avg_pool2d(feat, self.patch, ceil_mode=True),
             F.max_pool2d(feat, self.patch, ceil_mode=True)], dim=1)
+
+    def score(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Pooled patches (:meth:`pool`) -> logits."""
         return self.head(F.relu(self.reduce(pooled)))
 
 
@@ -146,6 +153,11 @@ def indecision_loss(logits: torch.Tensor, areas: torch.Tensor = None) -> torch.T
     gate runs in some steps and not in others, and the backbone learns to
     live with both; at test time it is decided by the threshold alone, and
     a model whose confidences sit between two thresholds changes with the
-    choice (``docs/BENCHMARKS.md``, bench10-s1)."""
+    choice (``docs/BENCHMARKS.md``, bench10-s1).
+
+    Give it logits scored from detached features (``estimator.score(
+    estimator.pool(feat, cue).detach())``): through the features, the
+    cheapest way to extreme logits is to inflate the backbone's
+    activations, which wrecked the backbone in our bench (bench11)."""
     p = torch.sigmoid(logits.float())
     return executed_share(4 * p * (1 - p), areas)
