@@ -167,7 +167,7 @@ class _Routed:
         if training:
             self.route_iter += 1
         temperature = self.temperature()
-        self.executed, self.train_gates, self.train_logits = [], [], []
+        self.executed, self.train_gates, self.train_pools = [], [], []
         dense_step = training and bool(cfg['dense_interval']) and \
             int(self.route_iter) % cfg['dense_interval'] == 0
 
@@ -194,9 +194,9 @@ class _Routed:
                 elif training:
                     gates, mode = gumbel_sigmoid_gates(logits, temperature), 'masked'
                     self.train_gates.append(gates)
-                    # The indecision loss trains the estimator only (see
-                    # indecision_loss): scored again from detached patches.
-                    self.train_logits.append(router.score(pooled.detach()))
+                    # Scored again by indecision_loss, only when it is asked
+                    # for: detached, so that loss trains the estimator only.
+                    self.train_pools.append((router, pooled.detach()))
                 else:
                     gates = hard_gates(logits, self.threshold)
             static = None
@@ -252,9 +252,11 @@ class _Routed:
         """The last training forward's mean ``4 p (1 - p)`` of the estimators'
         confidences (same steps as :meth:`compute_loss`); its gradient
         reaches the estimators only, never the backbone."""
-        if not self.train_logits:
+        if not self.train_pools:
             return next(self.parameters()).new_zeros(())
-        return indecision_loss(torch.stack(self.train_logits), self._areas)
+        return indecision_loss(torch.stack([router.score(pooled)
+                                            for router, pooled in self.train_pools]),
+                               self._areas)
 
 
 @MODELS.register_module()
