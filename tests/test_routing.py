@@ -363,6 +363,83 @@ def test_static_patches_keep_the_previous_hidden_state(inference):
         assert ran.sum() == (key in changed) and (key not in changed or ran[1, 1]), key
 
 
+def _reconstruction_head(c=4, seed=0):
+    """The stock reconstruction (fusion, two pixel-shuffle upsamplings,
+    conv_hr, conv_last) at width ``c``, random weights."""
+    import functools
+
+    from vsr_multigrid.pruning.basicvsr import reconstruct_residual
+    torch.manual_seed(seed)
+    convs = dict(fusion=nn.Conv2d(2 * c, c, 1), upsample1=nn.Conv2d(c, 4 * c, 3, 1, 1),
+                 upsample2=nn.Conv2d(c, 4 * c, 3, 1, 1), conv_hr=nn.Conv2d(c, c, 3, 1, 1),
+                 conv_last=nn.Conv2d(c, 3, 3, 1, 1))
+    return functools.partial(reconstruct_residual, convs)
+
+
+@pytest.mark.parametrize('patch,changed_at', [(5, [(1, 2)]), (5, [(0, 0), (2, 3)]),
+                                              (4, [(3, 1)]), (6, [])])
+def test_reconstructing_around_changed_patches_equals_the_whole_frame(patch, changed_at):
+    from vsr_multigrid.routing.outputs import reconstruct_changed
+    from vsr_multigrid.routing.patches import patch_grid
+    head = _reconstruction_head()
+    n, h, w = 2, 13, 18  # patches 4, 5, 6 do not divide the frame
+    previous = [torch.randn(n, 4, h, w, generator=torch.Generator().manual_seed(i))
+                for i in (1, 2)]
+    changed = torch.zeros(n, *patch_grid(h, w, patch), dtype=torch.bool)
+    current = [x.clone() for x in previous]
+    for row, col in changed_at:  # new inputs in these patches of the second frame only
+        changed[1, row, col] = True
+        for x in current:
+            x[1, :, row * patch:(row + 1) * patch, col * patch:(col + 1) * patch] = \
+                torch.randn_like(x[1, :, row * patch:(row + 1) * patch,
+                                   col * patch:(col + 1) * patch])
+    with torch.no_grad():
+        previous_out, whole = head(*previous), head(*current)
+        out = reconstruct_changed(head, current, changed, previous_out, patch)
+        assert out.shape == whole.shape == (n, 3, 4 * h, 4 * w)
+        assert torch.allclose(out, whole, atol=1e-6)
+        if changed_at:
+            assert not torch.allclose(whole, previous_out, atol=1e-3)
+        if len(changed_at) == 1:  # (two far patches' box is the whole frame)
+            # The head reads 3 LR pixels around each output pixel: a smaller
+            # halo leaves stale pixels at the box's edge.
+            short = reconstruct_changed(head, current, changed, previous_out, patch, halo=1)
+            assert not torch.allclose(short, whole, atol=1e-4)
+        if not changed_at:
+            assert out is previous_out
+
+
+def test_static_output_reconstructs_only_around_the_moving_pixel():
+    # One pixel moves in frame 2 of a still clip: the frames whose output
+    # reads it (2 and 3, whose hidden states differ from their previous
+    # frame's there) reconstruct a box around its patch and reuse the rest;
+    # the result equals reconstructing every frame whole.
+    still = _lr_clip(t=1).expand(1, 5, 3, 17, 14).contiguous()
+    still[0, 2, :, 7, 7] += 0.3
+    outs = {}
+    for static_output in (True, False):
+        _, routed = _routed(threshold=0.5, static_tolerance=0.0, static_output=static_output)
+        routed.record_maps = True
+        with torch.no_grad():
+            outs[static_output] = routed(still)
+        maps = routed.gate_maps
+    assert torch.allclose(outs[True], outs[False], atol=1e-6)
+    _, routed = _routed(threshold=0.5, static_tolerance=0.0)
+    routed.record_maps = True
+    with torch.no_grad():
+        routed(still)
+    assert ('output', 0) in routed.gate_maps and routed.gate_maps[('output', 0)] is None
+    for t in (1, 4):  # nothing moved between these frames and their previous
+        assert not routed.gate_maps[('output', t)].any()
+    for t in (2, 3):
+        assert routed.gate_maps[('output', t)][0].nonzero().tolist() == [[1, 1]]
+    # Frame 0 whole, frames 1 and 4 nothing, frames 2 and 3 the patch
+    # (rows and columns 5 to 9) grown by the 3-pixel halo: 11 x 11 LR pixels.
+    box = 11 * 11 / (17 * 14)
+    assert routed.reconstructed_fraction() == pytest.approx((1 + 2 * box) / 5)
+    assert not any(key[0] == 'output' for key in maps)  # off: nothing recorded
+
+
 def test_temporal_cue_and_the_warped_previous_frame():
     from vsr_multigrid.nets.recurrence import bidirectional_recurrence
     from vsr_multigrid.routing.gates import ConfidenceEstimator, temporal_cue
@@ -415,6 +492,8 @@ def test_routing_keys_are_checked():
         RoutedBasicVSRNet(8, 2, routing=dict(temporal_cue=1))
     with pytest.raises(ValueError, match='reuse'):
         RoutedBasicVSRNet(8, 2, routing=dict(reuse='yes'))
+    with pytest.raises(ValueError, match='static_output'):
+        RoutedBasicVSRNet(8, 2, routing=dict(static_output=None))
     with pytest.raises(ValueError, match='dense_interval'):
         RoutedBasicVSRNet(8, 2, routing=dict(dense_interval=-1))
     for bad in (-0.1, True, '0'):

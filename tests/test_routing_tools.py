@@ -21,7 +21,10 @@ def test_phase1_trains_only_the_estimators_then_the_report_runs(demo_data, tmp_p
     # lr_mult 0 holds the backbone (past fix_iter, when BasicVSR re-enables
     # its gradients); the estimators move.
     block = 'generator.backward_resblocks.main.2.0.conv1.weight'
-    router = 'generator.backward_router.reduce.weight'
+    # The output conv: it starts at zero, so its input conv gets no gradient
+    # in step 1, and in step 2 (temperature 0.1 after anneal_iters=2) the
+    # gates may saturate; the output conv still moves (Adam's momentum).
+    router = 'generator.backward_router.head.weight'
     assert torch.equal(first[block], state[block])
     assert not torch.equal(first[router], state[router])
     out = tmp_path / 'report'
@@ -92,4 +95,4 @@ def test_routing_on_a_pruned_model_trains_and_reports(demo_data, tmp_path):
     assert 'no replay at another width for a pruned generator' in proc.stdout
     rows = json.load(open(out / 'report.json'))['rows']
     assert {r['threshold'] for r in rows} == {None, 0.5}
-    assert all(0 <= r['executed'] <= 1 for r in rows)
+    assert all(0 <= r['executed'] <= 1 and 0 <= r['reconstructed'] <= 1 for r in rows)

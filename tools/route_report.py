@@ -6,7 +6,8 @@
 CONFIG is a routed config (``RoutedBasicVSRNet``/``RoutedIconVSRNet``) and
 CHECKPOINT its trained weights. For each test-time threshold it runs the generator on every
 validation clip (LR frames as the model sees them), and reports per clip the
-share of (block, patch) pairs that ran, the latency per frame against the
+share of (block, patch) pairs that ran, the share of output pixels
+reconstructed (below 1 with ``routing.static_output``), the latency per frame against the
 dense ``BasicVSRNet`` (dense and routed run alternately, ``--repeats`` pairs
 after one warm-up; the speed-up is the median of the pairs' ratios), and
 PSNR (RGB, whole frames, MMagic's ``psnr``) for both. The dense rows use
@@ -140,7 +141,7 @@ def main(argv=None):
     rows, dense_ms = [], {}
     with torch.inference_mode():
         for key, lrs, gt in clips:
-            rows.append(dict(clip=key, threshold=None, executed=1.0,
+            rows.append(dict(clip=key, threshold=None, executed=1.0, reconstructed=1.0,
                              psnr=scores(dense(lrs), gt)))
             dense_ms[key] = []
     for threshold in args.thresholds:
@@ -150,6 +151,7 @@ def main(argv=None):
                 (dense, routed), lrs, args.repeats)
             dense_ms[key].append(1000 * dense_s / lrs.size(1))
             row = dict(clip=key, threshold=threshold, executed=routed.executed_fraction(),
+                       reconstructed=routed.reconstructed_fraction(),
                        psnr=scores(out, gt), ms_per_frame=1000 * routed_s / lrs.size(1),
                        speedup=speedup)
             if replay is not None:
@@ -173,15 +175,16 @@ def main(argv=None):
     wide = f'{args.replay_width[0]}x{args.replay_width[1]}'
     lines = [f'Machine: {machine()}. Checkpoint: {args.checkpoint}. Dense rows: '
              f"{args.dense or 'its backbone with every block running'}.", '',
-             '| threshold | clip | executed | ms/frame | speed-up vs dense | PSNR | vs dense | '
-             f'{wide} replaying the decisions: ms/frame dense, routed, speed-up |',
-             '|---|---|---|---|---|---|---|---|']
+             '| threshold | clip | executed | output rebuilt | ms/frame | speed-up vs dense | PSNR '
+             f'| vs dense | {wide} replaying the decisions: ms/frame dense, routed, speed-up |',
+             '|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         base = dense_by_clip[row['clip']]
         label = 'dense' if row['threshold'] is None else f"{row['threshold']:g}"
         replayed = (f"{row['wide_ms_dense']:.1f}, {row['wide_ms_routed']:.1f}, "
                     f"{row['wide_speedup']:.2f}x") if 'wide_speedup' in row else '-'
         lines.append(f"| {label} | {row['clip']} | {row['executed']:.3f} | "
+                     f"{row['reconstructed']:.3f} | "
                      f"{row['ms_per_frame']:.1f} | {row.get('speedup', 1.0):.2f}x | "
                      f"{row['psnr']:.3f} | {row['psnr'] - base['psnr']:+.3f} | {replayed} |")
     os.makedirs(args.out, exist_ok=True)

@@ -113,7 +113,8 @@ def recurrent_forward(net: nn.Module, lrs: torch.Tensor, branch_step, reconstruc
         net: The generator (its SPyNet, and for IconVSR its EDVR, keyframe
             stride and spatial padding are the stock ones).
         branch_step: ``(branch, lr, hidden, extra, refill) -> feature``.
-        reconstruct: ``(lr, backward_feat, forward_feat) -> sr_frame``.
+        reconstruct: ``(lr, backward_feat, forward_feat, i) -> sr_frame`` (frames
+            in order, ``i`` the frame's index).
         hidden_channels: Hidden widths of the backward and forward branches.
         warp_previous_frame: Pass ``branch_step`` the branch's previous LR
             frame warped to this one (``previous_lr=``; see
@@ -137,7 +138,7 @@ def recurrent_forward(net: nn.Module, lrs: torch.Tensor, branch_step, reconstruc
         lambda lr, hidden, i, **kw: branch_step('backward', lr, hidden, (), refill.get(i), **kw),
         lambda lr, hidden, i, backward_feat, **kw: branch_step(
             'forward', lr, hidden, (backward_feat,) if refill else (), refill.get(i), **kw),
-        lambda lr, backward_feat, forward_feat, i: reconstruct(lr, backward_feat, forward_feat),
+        reconstruct,
         hidden_channels, flow_warp, warp_previous_frame)
     if isinstance(net, IconVSRNet):
         out = out[..., :4 * h, :4 * w]
@@ -177,7 +178,7 @@ class _SparsityLearning:
             lambda branch, lr, hidden, extra, refill: core.sparse_branch_step(
                 convs, scales, branch, self.num_blocks, self.stream_mode, lr, hidden,
                 extra, refill),
-            lambda lr, fb, ff: core.sparse_reconstruct(convs, scales, lr, fb, ff),
+            lambda lr, fb, ff, i: core.sparse_reconstruct(convs, scales, lr, fb, ff),
             (self.mid_channels, self.mid_channels))
 
 
@@ -305,7 +306,7 @@ class _Pruned:
             lambda branch, lr, hidden, extra, refill: core.pruned_branch_step(
                 convs, branch, self.num_blocks, getattr(self, f'{branch}_stream_index'),
                 lr, hidden, extra, refill),
-            lambda lr, fb, ff: core.plain_reconstruct(convs, lr, fb, ff),
+            lambda lr, fb, ff, i: core.plain_reconstruct(convs, lr, fb, ff),
             tuple(self.spec.hidden_channels(b) for b in core.BRANCHES))
 
 

@@ -14,6 +14,7 @@ loss in the model's loss dict.
 - ``RoutedBasicVSR``: MMagic's ``BasicVSR`` whose loss dict adds
   ``loss_compute`` (executed fraction pulled to the target).
 """
+import functools
 from typing import Dict
 
 import torch
@@ -23,11 +24,13 @@ from mmagic.models.editors.iconvsr.iconvsr_net import IconVSRNet
 from mmagic.registry import MODELS
 from torch import nn
 
+from ..nets.recurrence import bilinear_base
 from ..pruning import basicvsr as roles
 from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_blocks
 from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share, indecision_loss,
                              gumbel_sigmoid_gates, hard_gates, static_patches,
                              temporal_cue)
+from ..routing.outputs import RECONSTRUCT_HALO, changed_box, reconstruct_changed
 from ..routing.patches import expand_patch_mask, patch_areas
 from .pruning import _check_residual_blocks, _Pruned, generator_convs, recurrent_forward
 
@@ -64,11 +67,17 @@ __all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedP
 #: input means no motion; a flow network trained from scratch does not know
 #: that (0.54 px mean flow on a perfectly still background here), and
 #: warping by it every frame blurs what the recurrence refined. Not on a
-#: branch's first frame, IconVSR's keyframes, or frames that run all blocks.
+#: branch's first frame, IconVSR's keyframes, or frames that run all blocks;
+#: ``static_output``: with ``static_tolerance``, at sparse inference a frame
+#: is reconstructed only in a box around the patches that are not static in
+#: both branches; elsewhere its upsampling residual is the previous frame's,
+#: which the same hidden states produced (exact at tolerance 0; above it the
+#: bilinear skip path is still this frame's), see :mod:`vsr_multigrid.routing.outputs`.
 ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
                         min_temperature=0.1, anneal_iters=1000, threshold=0.5,
                         refresh_interval=0, dense_interval=0, hidden=16, inference='sparse',
-                        temporal_cue=True, reuse=False, static_tolerance=None)
+                        temporal_cue=True, reuse=False, static_tolerance=None,
+                        static_output=True)
 
 
 def _check_routing(cfg, num_blocks: int) -> dict:
@@ -97,7 +106,7 @@ def _check_routing(cfg, num_blocks: int) -> dict:
         raise ValueError('model.generator.routing: expected 0 < min_temperature <= '
                          f"temperature, got {cfg['min_temperature']!r} and "
                          f"{cfg['temperature']!r}")
-    for key in ('temporal_cue', 'reuse'):
+    for key in ('temporal_cue', 'reuse', 'static_output'):
         if not isinstance(cfg[key], bool):
             raise ValueError(f'model.generator.routing.{key}: expected True or False, got '
                              f'{cfg[key]!r}')
@@ -134,11 +143,14 @@ class _Routed:
         self.register_buffer('route_iter', torch.zeros((), dtype=torch.long))
         self.threshold = float(self.routing['threshold'])
         # (executed share, weight) per branch step of the last forward; the
-        # share weights each patch by its pixels (executed_share).
-        self.executed = []
+        # share weights each patch by its pixels (executed_share). And per
+        # frame the share of output pixels reconstructed (static_output).
+        self.executed, self.reconstructed = [], []
         self._areas = None  # pixels per patch of the last forward's frames
         # When True, the last forward's decisions are kept per branch and
-        # frame index: {(branch, t): bool (n, units, gh, gw) or None (all ran)}.
+        # frame index: {(branch, t): bool (n, units, gh, gw) or None (all ran)},
+        # and with static_output {('output', t): bool (n, gh, gw), the patches
+        # reconstructed, or None (the whole frame)}.
         self.record_maps = False
         self.gate_maps = {}
         # Decisions to replay instead of the estimators' (same keys as
@@ -161,6 +173,11 @@ class _Routed:
         total = sum(w for _, w in self.executed)
         return sum(float(f) * w for f, w in self.executed) / total if total else 1.0
 
+    def reconstructed_fraction(self) -> float:
+        """Share of output pixels the last forward reconstructed (below 1
+        only with ``static_output``: the rest repeated the previous frame's)."""
+        return sum(self.reconstructed) / len(self.reconstructed) if self.reconstructed else 1.0
+
     def forward(self, lrs):
         convs, cfg = self.convs(), self.routing
         training = self.training and torch.is_grad_enabled()
@@ -168,6 +185,7 @@ class _Routed:
             self.route_iter += 1
         temperature = self.temperature()
         self.executed, self.train_gates, self.train_pools = [], [], []
+        self.reconstructed = []  # per frame, share of the output computed
         dense_step = training and bool(cfg['dense_interval']) and \
             int(self.route_iter) % cfg['dense_interval'] == 0
 
@@ -208,6 +226,7 @@ class _Routed:
                 if static.any():
                     gates = gates & ~static if gates.dtype == torch.bool else \
                         gates * (~static).to(gates)
+                    self._static[(branch, t)] = static[:, 0]
                 else:
                     static = None
             if self.record_maps:
@@ -231,14 +250,51 @@ class _Routed:
         # the last frame first, so "every k-th frame" counts from each
         # branch's own start.
         self._frame_index = {branch: 0 for branch in roles.BRANCHES}
-        # Each branch's previous LR frame and hidden state, not warped
+        # Each branch's previous LR frame and hidden state, not warped, and
+        # the patches where it was kept: {(branch, t): bool (n, gh, gw)}
         # (static_tolerance).
         self._previous = {branch: None for branch in roles.BRANCHES}
+        self._static = {}
         self._num_frames, self.gate_maps, self._areas = lrs.size(1), {}, None
-        return recurrent_forward(
-            self, lrs, branch_step,
-            lambda lr, fb, ff: roles.plain_reconstruct(convs, lr, fb, ff),
-            self.hidden_channels, warp_previous_frame=cfg['temporal_cue'])
+        reuse_output = cfg['static_output'] and not training and \
+            cfg['inference'] == 'sparse' and (cfg['static_tolerance'] is not None or
+                                              self.forced_maps is not None)
+        previous_residual = None
+
+        def reconstruct(lr, backward_feat, forward_feat, t):
+            nonlocal previous_residual
+            if not reuse_output:
+                return roles.plain_reconstruct(convs, lr, backward_feat, forward_feat)
+            changed = self._changed_patches(t) if previous_residual is not None else None
+            if self.record_maps:
+                self.gate_maps[('output', t)] = changed
+            head = functools.partial(roles.reconstruct_residual, convs)
+            if changed is None:
+                residual = head(backward_feat, forward_feat)
+                self.reconstructed.append(1.0)
+            else:
+                box = changed_box(changed, cfg['patch'], *lr.shape[-2:], RECONSTRUCT_HALO)
+                self.reconstructed.append(0.0 if box is None else (box[1] - box[0]) *
+                                          (box[3] - box[2]) / lr.shape[-2] / lr.shape[-1])
+                residual = reconstruct_changed(head, (backward_feat, forward_feat), changed,
+                                               previous_residual, cfg['patch'])
+            previous_residual = residual
+            return residual + bilinear_base(lr)
+
+        return recurrent_forward(self, lrs, branch_step, reconstruct, self.hidden_channels,
+                                 warp_previous_frame=cfg['temporal_cue'])
+
+    def _changed_patches(self, t: int):
+        """Patches of frame ``t`` whose hidden states may differ from frame
+        ``t - 1``'s in either branch, ``(n, gh, gw)`` bool; None: all may.
+        Unchanged are those kept static by the forward branch at ``t`` and by
+        the backward branch at ``t - 1`` (both kept the other frame's state)."""
+        if self.forced_maps is not None:
+            return self.forced_maps.get(('output', t))
+        forward, backward = self._static.get(('forward', t)), self._static.get(('backward', t - 1))
+        if forward is None or backward is None:
+            return None
+        return ~(forward & backward)
 
     def compute_loss(self) -> torch.Tensor:
         """The last training forward's ``(executed - target)^2`` (refreshed

@@ -45,7 +45,8 @@ from ..nets.recurrence import bilinear_base
 __all__ = ['BRANCHES', 'ARCHS', 'STREAM_MODES', 'roles', 'arch_of', 'channel_groups',
            'check_convs',
            'sparse_branch_step', 'sparse_reconstruct', 'branch_input', 'pruned_branch_step',
-           'plain_reconstruct', 'channel_importance', 'slice_weights', 'pruned_shapes',
+           'plain_reconstruct', 'reconstruct_residual', 'channel_importance', 'slice_weights',
+           'pruned_shapes',
            'group_macs', 'count_macs', 'count_params', 'load_weights', 'zero_removed']
 
 BRANCHES = ('backward', 'forward')
@@ -191,13 +192,19 @@ def pruned_branch_step(convs, branch: str, num_blocks: int,
     return feat
 
 
-def plain_reconstruct(convs, lr, backward_feat, forward_feat, scale: int = 4) -> torch.Tensor:
-    """The stock fusion and upsampling of one frame (any widths)."""
+def reconstruct_residual(convs, backward_feat, forward_feat) -> torch.Tensor:
+    """The stock fusion and upsampling of one frame (any widths), without the
+    bilinear skip path: what the convs add to it."""
     out = _fuse(convs, backward_feat, forward_feat)
     out = _upsample(convs['upsample1'], out)
     out = _upsample(convs['upsample2'], out)
     out = F.leaky_relu(convs['conv_hr'](out), 0.1)
-    return convs['conv_last'](out) + bilinear_base(lr, scale)
+    return convs['conv_last'](out)
+
+
+def plain_reconstruct(convs, lr, backward_feat, forward_feat, scale: int = 4) -> torch.Tensor:
+    """The stock fusion and upsampling of one frame (any widths)."""
+    return reconstruct_residual(convs, backward_feat, forward_feat) + bilinear_base(lr, scale)
 
 
 # -- which channels matter ---------------------------------------------------

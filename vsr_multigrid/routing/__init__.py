@@ -8,4 +8,8 @@ Plain torch, no MMagic or BasicSR import:
 - :mod:`.gates`: the per-patch confidence estimator, Gumbel-sigmoid gates
   with a straight-through estimator for training, hard decisions at test
   time, and the compute loss.
+- :mod:`.blocks`: residual blocks under per-patch gates (masked for
+  training, gathered for speed).
+- :mod:`.outputs`: reconstructing a frame only around the patches whose
+  hidden states changed since the previous frame.
 """
