@@ -30,7 +30,7 @@ from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_
 from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share, indecision_loss,
                              gumbel_sigmoid_gates, hard_gates, static_patches,
                              temporal_cue)
-from ..routing.outputs import RECONSTRUCT_HALO, changed_box, reconstruct_changed
+from ..routing.outputs import RECONSTRUCT_HALO, changed_box, reconstruct_box
 from ..routing.patches import expand_patch_mask, patch_areas
 from .pruning import _check_residual_blocks, _Pruned, generator_convs, recurrent_forward
 
@@ -260,6 +260,7 @@ class _Routed:
             cfg['inference'] == 'sparse' and (cfg['static_tolerance'] is not None or
                                               self.forced_maps is not None)
         previous_residual = None
+        head = functools.partial(roles.reconstruct_residual, convs)
 
         def reconstruct(lr, backward_feat, forward_feat, t):
             nonlocal previous_residual
@@ -268,16 +269,16 @@ class _Routed:
             changed = self._changed_patches(t) if previous_residual is not None else None
             if self.record_maps:
                 self.gate_maps[('output', t)] = changed
-            head = functools.partial(roles.reconstruct_residual, convs)
             if changed is None:
                 residual = head(backward_feat, forward_feat)
                 self.reconstructed.append(1.0)
             else:
-                box = changed_box(changed, cfg['patch'], *lr.shape[-2:], RECONSTRUCT_HALO)
+                height, width = lr.shape[-2:]
+                box = changed_box(changed, cfg['patch'], height, width, RECONSTRUCT_HALO)
                 self.reconstructed.append(0.0 if box is None else (box[1] - box[0]) *
-                                          (box[3] - box[2]) / lr.shape[-2] / lr.shape[-1])
-                residual = reconstruct_changed(head, (backward_feat, forward_feat), changed,
-                                               previous_residual, cfg['patch'])
+                                          (box[3] - box[2]) / (height * width))
+                residual = reconstruct_box(head, (backward_feat, forward_feat), box,
+                                           previous_residual)
             previous_residual = residual
             return residual + bilinear_base(lr)
 

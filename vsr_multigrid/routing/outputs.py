@@ -20,7 +20,7 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 
-__all__ = ['RECONSTRUCT_HALO', 'changed_box', 'reconstruct_changed']
+__all__ = ['RECONSTRUCT_HALO', 'changed_box', 'reconstruct_box', 'reconstruct_changed']
 
 #: LR pixels of the stock reconstruction's receptive field: 1 for
 #: ``upsample1`` (3x3 at LR), 1 for ``upsample2`` (3x3 at 2x, rounded up to
@@ -66,11 +66,20 @@ def reconstruct_changed(head: Callable[..., torch.Tensor], inputs: Sequence[torc
         halo: The head's receptive field in LR pixels.
     """
     height, width = inputs[0].shape[-2:]
+    return reconstruct_box(head, inputs, changed_box(changed, patch, height, width, halo),
+                           previous, halo)
+
+
+def reconstruct_box(head: Callable[..., torch.Tensor], inputs: Sequence[torch.Tensor],
+                    box: Optional[Tuple[int, int, int, int]], previous: torch.Tensor,
+                    halo: int = RECONSTRUCT_HALO) -> torch.Tensor:
+    """:func:`reconstruct_changed` for a box already found by
+    :func:`changed_box` (grown by ``halo``; None: nothing changed)."""
+    height, width = inputs[0].shape[-2:]
     scale = previous.size(-1) // width
     if previous.shape[-2:] != (scale * height, scale * width):
         raise ValueError(f'previous output {tuple(previous.shape)} is not a whole multiple of '
                          f'the LR size {height}x{width}')
-    box = changed_box(changed, patch, height, width, halo)
     if box is None:
         return previous
     top, bottom, left, right = box
