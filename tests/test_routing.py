@@ -62,7 +62,11 @@ def test_sparse_blocks_equal_masked_blocks_on_hard_gates(patch, units, share, mo
                                         'sparse')
         dense = routed_residual_blocks(convs, 'backward', BLOCKS, feat, None, patch, 'sparse')
     assert torch.allclose(sparse, masked, atol=1e-5)
-    assert bool(gathered) == (share < 1 / blocks.sparse_cost(patch))
+    # Gathered where the active patches' windows cost less than the frame.
+    frame = 2 * 13 * 10
+    gathers = [0 < int(gates[:, u].sum()) * patch ** 2 * blocks.sparse_cost(patch) < frame
+               for u in range(units)]
+    assert bool(gathered) == any(gathers)
     if not gates.all():
         assert not torch.allclose(sparse, dense, atol=1e-3)  # some blocks were skipped
 
@@ -604,3 +608,14 @@ def test_routed_pruned_generator_is_the_pruned_one_when_all_gates_open(arch):
         routed.load_state_dict(stock.state_dict(), strict=False)
     with pytest.raises(ValueError, match='aligned stream layout'):
         routed_type(dict(spec, stream_mode='rsc'))
+
+
+def test_sparse_blocks_refuse_convs_they_cannot_run_unpadded():
+    """The gathered path runs each block's convs without padding, which is
+    exact only for the stock 3x3, stride-1, padding-1 convs."""
+    convs, feat = _convs(), _feat()
+    convs['backward.block0.conv1'] = nn.Conv2d(C, C, 5, padding=2)
+    gates = torch.zeros(2, 1, *patch_grid(13, 10, 4), dtype=torch.bool)
+    gates[0, 0, 0, 0] = True
+    with pytest.raises(ValueError, match='3x3 convs with stride 1 and padding 1'):
+        routed_residual_blocks(convs, 'backward', BLOCKS, feat, gates, 4, 'sparse')
