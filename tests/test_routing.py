@@ -619,3 +619,50 @@ def test_sparse_blocks_refuse_convs_they_cannot_run_unpadded():
     gates[0, 0, 0, 0] = True
     with pytest.raises(ValueError, match='3x3 convs with stride 1 and padding 1'):
         routed_residual_blocks(convs, 'backward', BLOCKS, feat, gates, 4, 'sparse')
+
+
+def test_phase2_distils_the_dense_start_whose_generator_is_the_routed_one_unrouted(tmp_path):
+    """With ``model.teacher`` the loss dict gains ``loss_distill``: the routed
+    output against the frozen dense model's (zero when every block runs); the
+    teacher's generator defaults to the routed config without routing, and it
+    is not saved with the model."""
+    from mmagic.registry import MODELS
+    from mmagic.structures import DataSample
+    from mmengine.registry import init_default_scope
+
+    from vsr_multigrid.engine.routing import dense_generator_cfg
+    init_default_scope('mmagic')
+    routed_cfg = dict(type='RoutedBasicVSRNet', mid_channels=8, num_blocks=2,
+                      routing=dict(patch=5, target=0.25))
+    assert dense_generator_cfg(routed_cfg) == dict(type='BasicVSRNet', mid_channels=8,
+                                                   num_blocks=2)
+    with pytest.raises(ValueError, match='routed generator'):
+        dense_generator_cfg(dict(type='BasicVSRNet'))
+    stock, routed = _routed()
+    checkpoint = tmp_path / 'dense.pth'
+    torch.save({'state_dict': {f'generator.{k}': v for k, v in stock.state_dict().items()}},
+               checkpoint)
+
+    def build(routing=None, **keys):
+        generator = dict(routed_cfg, routing=dict(routed_cfg['routing'], **(routing or {})))
+        model = MODELS.build(dict(type='RoutedBasicVSR', generator=generator,
+                                  pixel_loss=dict(type='CharbonnierLoss'), **keys))
+        model.generator.load_state_dict(routed.state_dict())
+        return model.train()
+
+    clip = _lr_clip()
+    gt = DataSample(gt_img=torch.rand(1, 3, 3, 68, 56, generator=torch.Generator().manual_seed(1)))
+    assert 'loss_distill' not in build().forward_train(clip, gt)
+    teacher = dict(teacher=dict(checkpoint=str(checkpoint)), distill_weight=0.5)
+    model = build(**teacher)
+    distill = model.forward_train(clip, gt)['loss_distill']
+    assert model.generator.executed_fraction() < 1 and float(distill) > 0
+    distill.backward()
+    assert model.generator.forward_resblocks.main[2][0].conv1.weight.grad is not None
+    assert all(p.grad is None for p in model._teacher[0].parameters())
+    assert not any('teacher' in k for k in model.state_dict())
+    # Every step dense: the student is its teacher.
+    dense = build(routing=dict(dense_interval=1), **teacher)
+    assert float(dense.forward_train(clip, gt)['loss_distill']) < float(distill) / 100
+    with pytest.raises(FileNotFoundError, match='model.teacher.checkpoint'):
+        build(teacher=dict(checkpoint=str(tmp_path / 'none.pth')))

@@ -18,7 +18,9 @@
 # CHANNEL_SPEC (route a pruned model: tools/prune.py's channel_spec.json,
 # aligned layout; DENSE_CHECKPOINT is then its weights, e.g. stage 3's),
 # SEED (randomness.seed of both phases; default: drawn per run),
-# INDECISION_WEIGHT (phase 2's model.indecision_weight; default 0: off).
+# INDECISION_WEIGHT (phase 2's model.indecision_weight; default 0: off),
+# DISTILL_WEIGHT (phase 2 distils the dense start's output with this weight,
+# model.teacher; default: off).
 # A finished phase 1 is reused when BENCH_ROOT/phase1 holds its last
 # checkpoint (e.g. a link to another bench's phase1: same start, new phase 2).
 # The configs used are written to BENCH_ROOT (phase1.py, phase2.py).
@@ -58,7 +60,7 @@ model = dict(generator=dict(${generator}routing=dict($routing, anneal_iters=$pha
 CFG
 cat > "$phase2" <<CFG
 _base_ = '$PWD/configs/routing/basicvsr_routed${variant}-phase2_tiny_demo.py'
-model = dict(${INDECISION_WEIGHT:+indecision_weight=$INDECISION_WEIGHT, }generator=dict(${generator}routing=dict($routing, anneal_iters=0)))
+model = dict(${INDECISION_WEIGHT:+indecision_weight=$INDECISION_WEIGHT, }${DISTILL_WEIGHT:+teacher=dict(checkpoint='$(realpath "$dense")'), distill_weight=$DISTILL_WEIGHT, }generator=dict(${generator}routing=dict($routing, anneal_iters=0)))
 CFG
 train "$phase1" "$root/phase1" "$phase1_iters" load_from="$dense"
 train "$phase2" "$root/phase2" "$phase2_iters" load_from="$root/phase1/iter_$phase1_iters.pth"

@@ -83,6 +83,7 @@ def main(argv=None):
     from mmagic.registry import DATASETS, MODELS
     from benchmark import machine, parse_cfg_options
     from vsr_multigrid.compat.checkpoint import generator_weights
+    from vsr_multigrid.engine.routing import dense_generator_cfg
 
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(parse_cfg_options(args.cfg_options))
@@ -104,8 +105,7 @@ def main(argv=None):
     weights = generator_weights(args.checkpoint)
     routed.load_state_dict(weights, strict=True)
     # The stock (or pruned) generator of the same keys, without routing.
-    dense_cfg = dict(gen_cfg, type=gen_cfg['type'][len('Routed'):])
-    dense_cfg.pop('routing', None)
+    dense_cfg = dense_generator_cfg(gen_cfg)
     dense = MODELS.build(dense_cfg).eval()
     dense_checkpoint = args.dense or args.checkpoint
     missing, unexpected = dense.load_state_dict(

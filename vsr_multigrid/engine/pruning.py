@@ -17,7 +17,6 @@ sparsity loss to BasicVSR's loss dict.
   generator's output distilled from the frozen stage-1 model, late frames
   weighted most.
 """
-import os.path as osp
 from typing import Dict
 
 import torch
@@ -28,12 +27,11 @@ from mmagic.models.utils import default_init_weights, flow_warp
 from mmagic.registry import MODELS
 from torch import nn
 
-from ..compat.checkpoint import generator_weights
 from ..nets.recurrence import bidirectional_recurrence
 from ..pruning import basicvsr as core
 from ..pruning.scales import SparsityScales
 from ..pruning.spec import ChannelSpec
-from ..pruning.temporal import temporal_distillation_loss
+from .distillation import TeacherDistillation
 
 __all__ = ['generator_convs', 'SSLBasicVSRNet', 'SSLIconVSRNet', 'SSLBasicVSR',
            'PrunedBasicVSRNet', 'PrunedIconVSRNet', 'TemporalFinetuneBasicVSR']
@@ -348,37 +346,8 @@ class PrunedIconVSRNet(_Pruned, IconVSRNet):
         self._build_pruned(spec)
 
 
-def _load_teacher(teacher: dict) -> nn.Module:
-    """The frozen teacher generator of Temporal Finetuning, from its checkpoint."""
-    from mmengine.config import Config
-    unknown = sorted(set(teacher) - {'checkpoint', 'generator'})
-    if unknown or 'checkpoint' not in teacher:
-        raise ValueError(f"model.teacher: expected dict(checkpoint=PATH[, generator=CFG]), "
-                         f"got keys {sorted(teacher)}")
-    path = teacher['checkpoint']
-    if not isinstance(path, str) or not osp.isfile(path):
-        raise FileNotFoundError(f'model.teacher.checkpoint: {path!r} is not a file (the '
-                                'stage-1 checkpoint the pruned model was cut from)')
-    state = torch.load(path, map_location='cpu', weights_only=False)
-    generator_cfg = teacher.get('generator')
-    if generator_cfg is None:
-        saved = state.get('meta', {}).get('cfg') if isinstance(state, dict) else None
-        if not saved:
-            raise ValueError(f'model.teacher: {path} carries no config (meta.cfg); give '
-                             'model.teacher.generator')
-        generator_cfg = Config.fromstring(saved, '.py').model.generator
-    net = MODELS.build(generator_cfg)
-    weights = generator_weights(state)
-    try:
-        net.load_state_dict(weights, strict=True)
-    except RuntimeError as error:
-        raise ValueError(f'model.teacher: {path} does not fit its generator '
-                         f'{generator_cfg.get("type")}: {error}') from None
-    return net.eval().requires_grad_(False)
-
-
 @MODELS.register_module()
-class TemporalFinetuneBasicVSR(BasicVSR):
+class TemporalFinetuneBasicVSR(TeacherDistillation, BasicVSR):
     """SSL stage 3 with Temporal Finetuning (:mod:`vsr_multigrid.pruning.temporal`).
 
     MMagic's BasicVSR (pixel loss, ``fix_iter``) whose loss dict adds
@@ -399,32 +368,9 @@ class TemporalFinetuneBasicVSR(BasicVSR):
     def __init__(self, generator, pixel_loss, teacher=None, distill_weight=1.0,
                  late_weight=2.0, **kwargs):
         super().__init__(generator=generator, pixel_loss=pixel_loss, **kwargs)
-        if not isinstance(teacher, dict):
-            raise ValueError('model.teacher: expected dict(checkpoint=STAGE1.pth), got '
-                             f'{teacher!r}')
-        for key, value in (('distill_weight', distill_weight), ('late_weight', late_weight)):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f'model.{key}: expected a positive number, got {value!r}')
-        self.distill_weight, self.late_weight = float(distill_weight), float(late_weight)
-        # In a list, so the teacher is neither a parameter, nor in the state
-        # dict, nor wrapped by DDP; it follows the inputs' device on first use.
-        self._teacher = [_load_teacher(dict(teacher))]
-        self._student_output = None
-
-    def forward_tensor(self, inputs, data_samples=None, **kwargs):
-        output = super().forward_tensor(inputs, data_samples, **kwargs)
-        if self.training:
-            self._student_output = output
-        return output
+        self._setup_teacher(teacher, distill_weight, late_weight)
 
     def forward_train(self, inputs, data_samples=None, **kwargs):
         losses = super().forward_train(inputs, data_samples, **kwargs)
-        student, self._student_output = self._student_output, None
-        teacher = self._teacher[0]
-        if next(teacher.parameters()).device != inputs.device:
-            self._teacher[0] = teacher = teacher.to(inputs.device)
-        with torch.no_grad():
-            target = teacher(inputs)
-        losses['loss_temporal'] = self.distill_weight * temporal_distillation_loss(
-            student, target, self.late_weight)
+        losses['loss_temporal'] = self.distillation_loss(inputs)
         return losses

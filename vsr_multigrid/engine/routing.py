@@ -12,7 +12,8 @@ loss in the model's loss dict.
   pruned generator (``tools/prune.py``'s channel spec, aligned layout): skip
   routing on top of SSL.
 - ``RoutedBasicVSR``: MMagic's ``BasicVSR`` whose loss dict adds
-  ``loss_compute`` (executed fraction pulled to the target).
+  ``loss_compute`` (executed fraction pulled to the target) and, with a
+  teacher, ``loss_distill`` (the output pulled to the dense model's).
 """
 import functools
 from typing import Dict
@@ -32,10 +33,11 @@ from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share, 
                              temporal_cue)
 from ..routing.outputs import RECONSTRUCT_HALO, changed_box, reconstruct_box
 from ..routing.patches import expand_patch_mask, patch_areas
+from .distillation import TeacherDistillation
 from .pruning import _check_residual_blocks, _Pruned, generator_convs, recurrent_forward
 
-__all__ = ['ROUTING_DEFAULTS', 'RoutedBasicVSRNet', 'RoutedIconVSRNet', 'RoutedPrunedBasicVSRNet',
-           'RoutedPrunedIconVSRNet', 'RoutedBasicVSR']
+__all__ = ['ROUTING_DEFAULTS', 'dense_generator_cfg', 'RoutedBasicVSRNet', 'RoutedIconVSRNet',
+           'RoutedPrunedBasicVSRNet', 'RoutedPrunedIconVSRNet', 'RoutedBasicVSR']
 
 #: ``patch``: LR pixels per side of a decision; ``units``: decisions per
 #: patch and branch (consecutive blocks share one; None: one per block);
@@ -78,6 +80,18 @@ ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
                         refresh_interval=0, dense_interval=0, hidden=16, inference='sparse',
                         temporal_cue=True, reuse=False, static_tolerance=None,
                         static_output=True)
+
+
+def dense_generator_cfg(routed_cfg: dict) -> dict:
+    """The config of the generator a routed one was made from: the same keys,
+    ``Routed`` dropped from the type, no ``routing``."""
+    routed_type = routed_cfg.get('type', '')
+    if not routed_type.startswith('Routed'):
+        raise ValueError(f"expected a routed generator config (type Routed...), got type "
+                         f"{routed_type!r}")
+    dense = dict(routed_cfg, type=routed_type[len('Routed'):])
+    dense.pop('routing', None)
+    return dense
 
 
 def _check_routing(cfg, num_blocks: int) -> dict:
@@ -408,19 +422,29 @@ class RoutedPrunedIconVSRNet(_Routed, _Pruned, IconVSRNet):
 
 
 @MODELS.register_module()
-class RoutedBasicVSR(BasicVSR):
+class RoutedBasicVSR(TeacherDistillation, BasicVSR):
     """MMagic's BasicVSR whose loss dict adds the generator's ``loss_compute``
-    (and ``loss_indecision`` when its weight is not 0).
+    (and ``loss_indecision`` when its weight is not 0, ``loss_distill`` when a
+    teacher is given).
 
     Args:
         compute_weight (float): Weight of ``loss_compute``.
         indecision_weight (float): Weight of ``loss_indecision``, which pushes
             the estimators' confidences away from 0.5 (0: off).
+        teacher (dict, optional): ``dict(checkpoint=DENSE.pth[, generator=CFG])``:
+            the dense model routing started from, frozen (its generator is by
+            default the routed one without routing); ``loss_distill``
+            pulls the routed output to its output on the same clip, so that
+            phase 2 learns to skip without moving away from the model whose
+            quality it is judged against. None: off.
+        distill_weight (float): Weight of ``loss_distill``.
+        late_weight (float): Weight of the last frame in ``loss_distill``
+            relative to the first (1: uniform).
         generator, pixel_loss, ...: As ``BasicVSR``.
     """
 
     def __init__(self, generator, pixel_loss, compute_weight=1.0, indecision_weight=0.0,
-                 **kwargs):
+                 teacher=None, distill_weight=1.0, late_weight=1.0, **kwargs):
         super().__init__(generator=generator, pixel_loss=pixel_loss, **kwargs)
         for key, value in (('compute_weight', compute_weight),
                            ('indecision_weight', indecision_weight)):
@@ -428,6 +452,10 @@ class RoutedBasicVSR(BasicVSR):
                 raise ValueError(f'model.{key}: expected a number >= 0, got {value!r}')
         self.compute_weight = float(compute_weight)
         self.indecision_weight = float(indecision_weight)
+        if teacher is not None:
+            if isinstance(teacher, dict) and 'generator' not in teacher:
+                teacher = dict(teacher, generator=dense_generator_cfg(generator))
+            self._setup_teacher(teacher, distill_weight, late_weight)
 
     def forward_train(self, inputs, data_samples=None, **kwargs):
         losses = super().forward_train(inputs, data_samples, **kwargs)
@@ -438,4 +466,6 @@ class RoutedBasicVSR(BasicVSR):
         if self.indecision_weight:
             losses['loss_indecision'] = self.indecision_weight * \
                 self.generator.indecision_loss()
+        if getattr(self, '_teacher', None):
+            losses['loss_distill'] = self.distillation_loss(inputs)
         return losses
