@@ -169,8 +169,12 @@ def test_routed_phase1_trains_only_the_estimators(demo_data, tmp_path):
                        routing=opt['network_g']['routing']).state_dict()
     torch.save({'params': start}, tmp_path / 'start.pth')  # a dense model with its routers
     opt['path']['pretrain_network_g'] = str(tmp_path / 'start.pth')
+    # The dense start as the teacher: its network defaults to network_g unrouted.
+    torch.save({'params': {k: v for k, v in start.items()
+                           if '_router.' not in k and k != 'route_iter'}}, tmp_path / 'dense.pth')
+    opt['train'].update(teacher=dict(path=str(tmp_path / 'dense.pth')), distill_weight=0.5)
     proc = launch(TRAIN, write(opt, tmp_path), tmp_path)
-    assert re.search(r'l_pix: \S+ l_compute: \S+ l_indecision: \S+ executed: \S+',
+    assert re.search(r'l_pix: \S+ l_compute: \S+ l_indecision: \S+ l_distill: \S+ executed: \S+',
                      proc.stdout + proc.stderr)
     saved = torch.load(tmp_path / 'experiments' / 'routed_phase1' / 'models' / 'net_g_4.pth',
                        weights_only=True)['params']
@@ -181,6 +185,7 @@ def test_routed_phase1_trains_only_the_estimators(demo_data, tmp_path):
     assert int(saved['route_iter']) == 4
 
     # The model needs its arch: a stock network_g fails before training.
+    del opt['train']['teacher']
     opt['network_g'] = dict(type='BasicVSR', num_feat=8, num_block=1)
     opt['name'] = 'routed_stock_net'
     proc = launch(TRAIN, write(opt, tmp_path), tmp_path, check=False)

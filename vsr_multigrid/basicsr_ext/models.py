@@ -12,7 +12,8 @@ and keep everything else of ``VideoRecurrentModel`` (``fix_flow``,
 - ``RoutedVideoRecurrentModel``: ``l_compute`` (executed fraction pulled to
   ``routing.target``) times ``train.compute_weight``, and ``l_indecision``
   (confidences pushed away from 0.5) times ``train.indecision_weight``
-  (default 0: off); with
+  (default 0: off), ``l_distill`` against the dense start with
+  ``train.teacher``; with
   ``train.train_routers_only: true`` (phase 1) only the confidence
   estimators train: the backbone is frozen before DDP wraps the network and
   stays frozen through ``fix_flow``, which otherwise re-enables everything.
@@ -33,7 +34,7 @@ from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
 
 from vsr_multigrid.pruning.temporal import temporal_distillation_loss
 
-__all__ = ['SSLVideoRecurrentModel', 'RoutedVideoRecurrentModel',
+__all__ = ['dense_network_opt', 'SSLVideoRecurrentModel', 'RoutedVideoRecurrentModel',
            'TemporalFinetuneVideoRecurrentModel']
 
 
@@ -44,6 +45,31 @@ def _positive(opt: dict, key: str, default: float, allow_zero: bool = False) -> 
         raise ValueError(f"train.{key}: expected a number {'>=' if allow_zero else '>'} 0, "
                          f'got {value!r}')
     return float(value)
+
+
+def _build_teacher(model: VideoRecurrentModel, teacher, what: str):
+    """A frozen network from ``train.teacher`` (``path``, ``network``: its
+    ``network_g`` options; ``param_key``, default ``params``), on the
+    model's device. Not wrapped by DDP, not saved: a resumed run reloads it
+    from the file."""
+    if not isinstance(teacher, dict) or sorted(set(teacher) - {'param_key'}) != \
+            ['network', 'path']:
+        raise ValueError('train.teacher: expected {path: CHECKPOINT, network: {type: ..., '
+                         f'...}}[, param_key], got {teacher!r}')
+    if not osp.isfile(teacher['path']):
+        raise FileNotFoundError(f"train.teacher.path: {teacher['path']!r} is not a file "
+                                f'({what})')
+    net = build_network(dict(teacher['network']))
+    model.load_network(net, teacher['path'], True, teacher.get('param_key', 'params'))
+    return net.to(model.device).eval().requires_grad_(False)
+
+
+def dense_network_opt(network_g: dict) -> dict:
+    """The ``network_g`` a routed one was made from: ``Routed`` dropped from
+    the type, no ``routing``."""
+    dense = dict(network_g, type=str(network_g.get('type', '')).replace('Routed', '', 1))
+    dense.pop('routing', None)
+    return dense
 
 
 class _ExtraLossModel(VideoRecurrentModel):
@@ -153,7 +179,11 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
     ``indecision_weight * l_indecision`` when that weight is not 0).
 
     Train options: ``compute_weight`` (default 1.0), ``indecision_weight``
-    (default 0) and ``train_routers_only`` (default false; true for phase 1).
+    (default 0), ``train_routers_only`` (default false; true for phase 1),
+    and ``teacher`` (``path``: the dense checkpoint routing started from;
+    ``network``: by default ``network_g`` without routing; ``param_key``):
+    ``l_distill``, ``distill_weight`` (1.0) times the distance of the output
+    to the frozen teacher's, frames weighted ``1 .. late_weight`` (1.0).
     """
 
     NETWORK_NEEDS = ('compute_loss', 'RoutedBasicVSR, RoutedIconVSR or their RoutedPruned forms')
@@ -172,6 +202,19 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
             self.routers_only = False
         super().__init__(opt)
 
+    def init_training_settings(self):
+        train = self.opt['train']
+        self.net_teacher = None
+        if train.get('teacher') is not None:
+            teacher = train['teacher']
+            if isinstance(teacher, dict) and 'network' not in teacher:
+                teacher = dict(teacher, network=dense_network_opt(self.opt['network_g']))
+            self.distill_weight = _positive(train, 'distill_weight', 1.0)
+            self.late_weight = _positive(train, 'late_weight', 1.0)
+            self.net_teacher = _build_teacher(self, teacher,
+                                              'the dense checkpoint routing started from')
+        super().init_training_settings()
+
     def trainable(self, name: str) -> bool:
         return not self.routers_only or '_router.' in name
 
@@ -187,6 +230,11 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
         losses = {'l_compute': self.compute_weight * net.compute_loss()}
         if self.indecision_weight:
             losses['l_indecision'] = self.indecision_weight * net.indecision_loss()
+        if self.net_teacher is not None:
+            with torch.no_grad():
+                target = self.net_teacher(self.lq)
+            losses['l_distill'] = self.distill_weight * temporal_distillation_loss(
+                self.output, target, self.late_weight)
         return losses
 
     def extra_logs(self):
@@ -207,20 +255,10 @@ class TemporalFinetuneVideoRecurrentModel(_ExtraLossModel):
 
     def init_training_settings(self):
         train = self.opt['train']
-        teacher = train.get('teacher')
-        if not isinstance(teacher, dict) or sorted(set(teacher) - {'param_key'}) != \
-                ['network', 'path']:
-            raise ValueError('train.teacher: expected {path: STAGE1.pth, network: {type: '
-                             f'SSLBasicVSR, ...}}[, param_key], got {teacher!r}')
-        if not osp.isfile(teacher['path']):
-            raise FileNotFoundError(f"train.teacher.path: {teacher['path']!r} is not a file "
-                                    '(the stage-1 checkpoint the pruned network was cut from)')
         self.distill_weight = _positive(train, 'distill_weight', 1.0)
         self.late_weight = _positive(train, 'late_weight', 2.0)
-        net = build_network(dict(teacher['network']))
-        self.load_network(net, teacher['path'], True, teacher.get('param_key', 'params'))
-        # Not wrapped by DDP, not saved: a resumed run reloads it from the file.
-        self.net_teacher = net.to(self.device).eval().requires_grad_(False)
+        self.net_teacher = _build_teacher(
+            self, train.get('teacher'), 'the stage-1 checkpoint the pruned network was cut from')
         super().init_training_settings()
 
     def extra_losses(self):
