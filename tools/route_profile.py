@@ -42,6 +42,7 @@ def main(argv=None):
     import vsr_multigrid.engine.routing as engine
     from mmagic.registry import DATASETS, MODELS
     from benchmark import parse_cfg_options
+    from route_report import replay_pair
     from vsr_multigrid.compat.checkpoint import generator_weights
 
     cfg = Config.fromfile(args.config)
@@ -57,12 +58,7 @@ def main(argv=None):
         routed(lrs)
     print(f'clip {args.clip}: {tuple(lrs.shape)}, threshold {args.threshold}: executed '
           f'{routed.executed_fraction():.3f}, output rebuilt {routed.reconstructed_fraction():.3f}')
-    keys = dict(mid_channels=args.width[0], num_blocks=args.width[1])
-    torch.manual_seed(0)
-    wide = MODELS.build(dict(gen_cfg, **keys, routing=dict(
-        gen_cfg.get('routing', {}), units=routed.routing['units']))).eval()
-    dense = MODELS.build(dict(engine.dense_generator_cfg(gen_cfg), **keys)).eval()
-    dense.load_state_dict(wide.state_dict(), strict=False)
+    dense, wide = replay_pair(gen_cfg, routed.routing['units'], args.width)
     wide.forced_maps = routed.gate_maps
 
     spent = collections.defaultdict(float)

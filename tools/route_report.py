@@ -54,6 +54,23 @@ def blocks_ran_map(net, t: int):
     return total
 
 
+def replay_pair(gen_cfg, units: int, width):
+    """Dense and routed generators of ``gen_cfg``'s architecture at ``width``
+    (channels, blocks), same random weights: a calibrated model's decisions
+    (one per unit and patch) drive the routed one's blocks (set its
+    ``forced_maps``), unit k covering the same share of its (more) blocks."""
+    import torch
+    from mmagic.registry import MODELS
+    from vsr_multigrid.engine.routing import dense_generator_cfg
+    keys = dict(mid_channels=width[0], num_blocks=width[1])
+    torch.manual_seed(0)
+    routed = MODELS.build(dict(gen_cfg, **keys, routing=dict(gen_cfg.get('routing', {}),
+                                                            units=units))).eval()
+    dense = MODELS.build(dict(dense_generator_cfg(gen_cfg), **keys)).eval()
+    dense.load_state_dict(routed.state_dict(), strict=False)
+    return dense, routed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
@@ -128,16 +145,7 @@ def main(argv=None):
 
     replay = None
     if args.replay_width[0] > 0:
-        # The same architecture at another width; the calibrated model's
-        # decisions (one per unit and patch) drive its blocks, unit k
-        # covering the same share of its (more) blocks.
-        wide_keys = dict(mid_channels=args.replay_width[0], num_blocks=args.replay_width[1])
-        torch.manual_seed(0)
-        wide_routed = MODELS.build(dict(gen_cfg, **wide_keys, routing=dict(
-            gen_cfg.get('routing', {}), units=routed.routing['units']))).eval()
-        wide_dense = MODELS.build(dict(dense_cfg, **wide_keys)).eval()
-        wide_dense.load_state_dict(wide_routed.state_dict(), strict=False)
-        replay = (wide_dense, wide_routed)
+        replay = replay_pair(gen_cfg, routed.routing['units'], args.replay_width)
     rows, dense_ms = [], {}
     with torch.inference_mode():
         for key, lrs, gt in clips:

@@ -33,8 +33,9 @@ from basicsr.utils import get_root_logger
 from basicsr.utils.registry import ARCH_REGISTRY, MODEL_REGISTRY
 
 from vsr_multigrid.pruning.temporal import temporal_distillation_loss
+from vsr_multigrid.routing.config import dense_generator_cfg
 
-__all__ = ['dense_network_opt', 'SSLVideoRecurrentModel', 'RoutedVideoRecurrentModel',
+__all__ = ['SSLVideoRecurrentModel', 'RoutedVideoRecurrentModel',
            'TemporalFinetuneVideoRecurrentModel']
 
 
@@ -64,12 +65,13 @@ def _build_teacher(model: VideoRecurrentModel, teacher, what: str):
     return net.to(model.device).eval().requires_grad_(False)
 
 
-def dense_network_opt(network_g: dict) -> dict:
-    """The ``network_g`` a routed one was made from: ``Routed`` dropped from
-    the type, no ``routing``."""
-    dense = dict(network_g, type=str(network_g.get('type', '')).replace('Routed', '', 1))
-    dense.pop('routing', None)
-    return dense
+def _distillation_loss(model: VideoRecurrentModel) -> torch.Tensor:
+    """``distill_weight`` times the distance of the step's output to the
+    teacher's on the same clip (frames weighted ``1 .. late_weight``)."""
+    with torch.no_grad():
+        target = model.net_teacher(model.lq)
+    return model.distill_weight * temporal_distillation_loss(model.output, target,
+                                                             model.late_weight)
 
 
 class _ExtraLossModel(VideoRecurrentModel):
@@ -208,7 +210,7 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
         if train.get('teacher') is not None:
             teacher = train['teacher']
             if isinstance(teacher, dict) and 'network' not in teacher:
-                teacher = dict(teacher, network=dense_network_opt(self.opt['network_g']))
+                teacher = dict(teacher, network=dense_generator_cfg(self.opt['network_g']))
             self.distill_weight = _positive(train, 'distill_weight', 1.0)
             self.late_weight = _positive(train, 'late_weight', 1.0)
             self.net_teacher = _build_teacher(self, teacher,
@@ -231,10 +233,7 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
         if self.indecision_weight:
             losses['l_indecision'] = self.indecision_weight * net.indecision_loss()
         if self.net_teacher is not None:
-            with torch.no_grad():
-                target = self.net_teacher(self.lq)
-            losses['l_distill'] = self.distill_weight * temporal_distillation_loss(
-                self.output, target, self.late_weight)
+            losses['l_distill'] = _distillation_loss(self)
         return losses
 
     def extra_logs(self):
@@ -262,7 +261,4 @@ class TemporalFinetuneVideoRecurrentModel(_ExtraLossModel):
         super().init_training_settings()
 
     def extra_losses(self):
-        with torch.no_grad():
-            target = self.net_teacher(self.lq)
-        return {'l_temporal': self.distill_weight *
-                temporal_distillation_loss(self.output, target, self.late_weight)}
+        return {'l_temporal': _distillation_loss(self)}

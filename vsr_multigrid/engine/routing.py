@@ -27,6 +27,7 @@ from torch import nn
 
 from ..nets.recurrence import bilinear_base
 from ..pruning import basicvsr as roles
+from ..routing.config import dense_generator_cfg
 from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_blocks
 from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share, indecision_loss,
                              gumbel_sigmoid_gates, hard_gates, static_patches,
@@ -80,18 +81,6 @@ ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
                         refresh_interval=0, dense_interval=0, hidden=16, inference='sparse',
                         temporal_cue=True, reuse=False, static_tolerance=None,
                         static_output=True)
-
-
-def dense_generator_cfg(routed_cfg: dict) -> dict:
-    """The config of the generator a routed one was made from: the same keys,
-    ``Routed`` dropped from the type, no ``routing``."""
-    routed_type = routed_cfg.get('type', '')
-    if not routed_type.startswith('Routed'):
-        raise ValueError(f"expected a routed generator config (type Routed...), got type "
-                         f"{routed_type!r}")
-    dense = dict(routed_cfg, type=routed_type[len('Routed'):])
-    dense.pop('routing', None)
-    return dense
 
 
 def _check_routing(cfg, num_blocks: int) -> dict:
