@@ -161,6 +161,44 @@ def test_straight_through_gates_are_binary_with_gradients():
         gumbel_sigmoid_gates(logits, 0)
 
 
+def test_gate_noise_zero_makes_training_decisions_the_test_time_ones():
+    logits = torch.linspace(-2, 2, 64).reshape(1, 1, 8, 8).requires_grad_()
+    torch.manual_seed(0)
+    noiseless = gumbel_sigmoid_gates(logits, temperature=0.5, noise=0.0)
+    assert torch.equal(noiseless.detach().bool(), hard_gates(logits.detach(), 0.5))
+    compute_loss(noiseless, 0.25).backward()  # the straight-through gradient stays
+    assert logits.grad.abs().sum() > 0
+    # With the full noise the same confidences open at random: 0.6 opens in
+    # about 60% of the draws, never in all of them.
+    torch.manual_seed(0)
+    undecided = torch.full((1, 1, 64, 64), float(torch.logit(torch.tensor(0.6))))
+    share = gumbel_sigmoid_gates(undecided, temperature=0.5).mean().item()
+    assert 0.55 < share < 0.65
+    with pytest.raises(ValueError, match='noise'):
+        gumbel_sigmoid_gates(logits, 1.0, noise=1.5)
+
+
+def test_gate_noise_anneals_with_the_temperature():
+    _, routed = _routed(anneal_iters=4, min_noise=0.0)
+    assert routed.gate_noise() == 1.0
+    routed.route_iter.fill_(2)
+    assert routed.gate_noise() == pytest.approx(0.5)
+    routed.route_iter.fill_(9)
+    assert routed.gate_noise() == 0.0
+    assert routed.temperature() == pytest.approx(routed.routing['min_temperature'])
+    assert _routed()[1].gate_noise() == 1.0  # the default keeps the noise
+
+
+def test_open_bias_sets_where_fresh_estimators_start():
+    from vsr_multigrid.engine.routing import RoutedBasicVSRNet
+    for bias, share in ((3.0, 1.0), (0.0, 0.0), (-2.0, 0.0)):
+        routed = RoutedBasicVSRNet(8, 2, routing=dict(open_bias=bias, patch=5)).eval()
+        assert torch.equal(routed.forward_router.head.bias, torch.full((2,), bias))
+        routed(_lr_clip())  # threshold 0.5: a logit of exactly 0 does not run
+        first_frames = 2 / (2 * 3)  # each branch's first frame runs all (temporal cue)
+        assert routed.executed_fraction() == pytest.approx(first_frames + (1 - first_frames) * share)
+
+
 # -- the MMagic generator ----------------------------------------------------
 def _routed(threshold=0.5, seed=0, arch='basicvsr', **routing):
     from mmagic.models.editors.basicvsr.basicvsr_net import BasicVSRNet
@@ -500,6 +538,12 @@ def test_routing_keys_are_checked():
         RoutedBasicVSRNet(8, 2, routing=dict(static_output=None))
     with pytest.raises(ValueError, match='dense_interval'):
         RoutedBasicVSRNet(8, 2, routing=dict(dense_interval=-1))
+    for bad in (11, None, True):
+        with pytest.raises(ValueError, match='open_bias'):
+            RoutedBasicVSRNet(8, 2, routing=dict(open_bias=bad))
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(ValueError, match='min_noise'):
+            RoutedBasicVSRNet(8, 2, routing=dict(min_noise=bad))
     for bad in (-0.1, True, '0'):
         with pytest.raises(ValueError, match='static_tolerance'):
             RoutedBasicVSRNet(8, 2, routing=dict(static_tolerance=bad))

@@ -91,8 +91,11 @@ def test_routing_on_a_pruned_model_trains_and_reports(demo_data, tmp_path):
     out = tmp_path / 'report'
     proc = run_tool([sys.executable, 'tools/route_report.py', config, str(work / 'iter_2.pth'),
                      '--dense', str(tmp_path / 'pruned.pth'), '--thresholds', '0.5',
-                     '--repeats', '1', '--out', str(out), '--cfg-options', *opts], demo_data)
+                     '--repeats', '0', '--out', str(out), '--cfg-options', *opts], demo_data)
     assert 'no replay at another width for a pruned generator' in proc.stdout
     rows = json.load(open(out / 'report.json'))['rows']
     assert {r['threshold'] for r in rows} == {None, 0.5}
     assert all(0 <= r['executed'] <= 1 and 0 <= r['reconstructed'] <= 1 for r in rows)
+    # --repeats 0: quality only, nothing timed
+    assert all('ms_per_frame' not in r and 'speedup' not in r for r in rows)
+    assert '| - | - |' in proc.stdout

@@ -76,7 +76,9 @@ def main(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--thresholds', type=float, nargs='+', default=[0.5])
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='timed pairs per row after a warm-up; 0: quality only (one '
+                        'forward per clip and threshold, no timing, no replay)')
     parser.add_argument('--clip', type=int, default=0, help='clip of the patch-map PNG')
     parser.add_argument('--replay-width', type=int, nargs=2, default=[64, 30],
                         metavar=('CHANNELS', 'BLOCKS'),
@@ -91,6 +93,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if any(not 0 <= t <= 1 for t in args.thresholds):
         parser.error('--thresholds: expected confidences in [0, 1]')
+    if args.repeats < 0:
+        parser.error(f'--repeats: expected 0 (quality only) or more timed pairs, '
+                     f'got {args.repeats}')
+
     import numpy as np
     import torch
     from mmengine.config import Config
@@ -117,6 +123,8 @@ def main(argv=None):
         # checkpoint does not have.
         print(f'{gen_cfg.type}: no replay at another width for a pruned generator '
               '(--replay-width skipped)')
+        args.replay_width = [0, 0]
+    if args.repeats == 0:  # quality only: nothing to replay
         args.replay_width = [0, 0]
     routed = MODELS.build(gen_cfg).eval()
     weights = generator_weights(args.checkpoint)
@@ -155,13 +163,18 @@ def main(argv=None):
     for threshold in args.thresholds:
         routed.threshold = threshold
         for key, lrs, gt in clips:
-            (_, out), (dense_s, routed_s), (_, speedup) = interleaved_timing(
-                (dense, routed), lrs, args.repeats)
-            dense_ms[key].append(1000 * dense_s / lrs.size(1))
+            timing = {}
+            if args.repeats:
+                (_, out), (dense_s, routed_s), (_, speedup) = interleaved_timing(
+                    (dense, routed), lrs, args.repeats)
+                dense_ms[key].append(1000 * dense_s / lrs.size(1))
+                timing = dict(ms_per_frame=1000 * routed_s / lrs.size(1), speedup=speedup)
+            else:
+                with torch.inference_mode():
+                    out = routed(lrs)
             row = dict(clip=key, threshold=threshold, executed=routed.executed_fraction(),
                        reconstructed=routed.reconstructed_fraction(),
-                       psnr=scores(out, gt), ms_per_frame=1000 * routed_s / lrs.size(1),
-                       speedup=speedup)
+                       psnr=scores(out, gt), **timing)
             if replay is not None:
                 routed.record_maps = True
                 with torch.inference_mode():
@@ -177,7 +190,7 @@ def main(argv=None):
                            wide_speedup=speedup)
             rows.append(row)
     for row in rows:  # the dense model's median over its pairs
-        if row['threshold'] is None:
+        if row['threshold'] is None and dense_ms[row['clip']]:
             row['ms_per_frame'] = statistics.median(dense_ms[row['clip']])
     dense_by_clip = {r['clip']: r for r in rows if r['threshold'] is None}
     wide = f'{args.replay_width[0]}x{args.replay_width[1]}'
@@ -191,9 +204,10 @@ def main(argv=None):
         label = 'dense' if row['threshold'] is None else f"{row['threshold']:g}"
         replayed = (f"{row['wide_ms_dense']:.1f}, {row['wide_ms_routed']:.1f}, "
                     f"{row['wide_speedup']:.2f}x") if 'wide_speedup' in row else '-'
+        timed = (f"{row['ms_per_frame']:.1f} | {row.get('speedup', 1.0):.2f}x"
+                 if 'ms_per_frame' in row else '- | -')
         lines.append(f"| {label} | {row['clip']} | {row['executed']:.3f} | "
-                     f"{row['reconstructed']:.3f} | "
-                     f"{row['ms_per_frame']:.1f} | {row.get('speedup', 1.0):.2f}x | "
+                     f"{row['reconstructed']:.3f} | {timed} | "
                      f"{row['psnr']:.3f} | {row['psnr'] - base['psnr']:+.3f} | {replayed} |")
     os.makedirs(args.out, exist_ok=True)
     text = '\n'.join(lines)

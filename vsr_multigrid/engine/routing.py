@@ -44,6 +44,17 @@ __all__ = ['ROUTING_DEFAULTS', 'dense_generator_cfg', 'RoutedBasicVSRNet', 'Rout
 #: patch and branch (consecutive blocks share one; None: one per block);
 #: ``target``: executed fraction the compute loss pulls to; ``temperature`` ->
 #: ``min_temperature`` over ``anneal_iters`` training forwards (linear);
+#: ``open_bias``: the estimators' initial logit (their output conv starts at
+#: zero, so every patch starts at this confidence): 3.0 runs about 95% of
+#: the blocks, i.e. starts from the dense model's behaviour; 0.0 starts at
+#: a confidence of 0.5 (with the backbone held in phase 1 nothing is lost,
+#: and the estimators spend no steps pulling every confidence down to the
+#: target before they can sort them);
+#: ``min_noise``: over the same forwards the training gates' logistic noise
+#: goes from scale 1 to this (linear; 1: kept). Towards 0 the training
+#: decisions become the test-time ones at threshold 0.5, so the compute loss
+#: cannot be met by undecided confidences that open at random
+#: (:func:`~vsr_multigrid.routing.gates.gumbel_sigmoid_gates`);
 #: ``threshold``: test-time confidence needed to run a block (the speed /
 #: quality knob); ``refresh_interval``: every k-th frame (0: never) runs all
 #: blocks everywhere, so skip errors cannot build up in the hidden state;
@@ -77,8 +88,8 @@ __all__ = ['ROUTING_DEFAULTS', 'dense_generator_cfg', 'RoutedBasicVSRNet', 'Rout
 #: which the same hidden states produced (exact at tolerance 0; above it the
 #: bilinear skip path is still this frame's), see :mod:`vsr_multigrid.routing.outputs`.
 ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
-                        min_temperature=0.1, anneal_iters=1000, threshold=0.5,
-                        refresh_interval=0, dense_interval=0, hidden=16, inference='sparse',
+                        min_temperature=0.1, min_noise=1.0, open_bias=3.0, anneal_iters=1000,
+                        threshold=0.5, refresh_interval=0, dense_interval=0, hidden=16, inference='sparse',
                         temporal_cue=True, reuse=False, static_tolerance=None,
                         static_output=True)
 
@@ -109,6 +120,14 @@ def _check_routing(cfg, num_blocks: int) -> dict:
         raise ValueError('model.generator.routing: expected 0 < min_temperature <= '
                          f"temperature, got {cfg['min_temperature']!r} and "
                          f"{cfg['temperature']!r}")
+    bias = cfg['open_bias']
+    if isinstance(bias, bool) or not isinstance(bias, (int, float)) or not -10 <= bias <= 10:
+        raise ValueError(f'model.generator.routing.open_bias: expected the initial logit, a '
+                         f'number in [-10, 10], got {bias!r}')
+    noise = cfg['min_noise']
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise <= 1:
+        raise ValueError(f'model.generator.routing.min_noise: expected a number in [0, 1] '
+                         f'(the training gates\' final noise scale), got {noise!r}')
     for key in ('temporal_cue', 'reuse', 'static_output'):
         if not isinstance(cfg[key], bool):
             raise ValueError(f'model.generator.routing.{key}: expected True or False, got '
@@ -141,7 +160,8 @@ class _Routed:
         for branch, width in zip(roles.BRANCHES, self.hidden_channels):
             setattr(self, f'{branch}_router', ConfidenceEstimator(  # backward_router, ...
                 width, self.routing['units'], self.routing['patch'],
-                self.routing['hidden'], cue_channels=int(self.routing['temporal_cue'])))
+                self.routing['hidden'], open_bias=self.routing['open_bias'],
+                cue_channels=int(self.routing['temporal_cue'])))
         # Training forwards seen (the temperature schedule); checkpointed.
         self.register_buffer('route_iter', torch.zeros((), dtype=torch.long))
         self.threshold = float(self.routing['threshold'])
@@ -163,12 +183,19 @@ class _Routed:
     def convs(self) -> Dict[str, nn.Conv2d]:
         return self._convs
 
+    def _anneal_progress(self) -> float:
+        """0 -> 1 over ``anneal_iters`` training forwards (1 when 0)."""
+        iters = self.routing['anneal_iters']
+        return 1.0 if iters == 0 else min(1.0, int(self.route_iter) / iters)
+
     def temperature(self) -> float:
         cfg = self.routing
-        if cfg['anneal_iters'] == 0:
-            return cfg['min_temperature']
-        progress = min(1.0, int(self.route_iter) / cfg['anneal_iters'])
-        return cfg['temperature'] + progress * (cfg['min_temperature'] - cfg['temperature'])
+        return cfg['temperature'] + self._anneal_progress() * (
+            cfg['min_temperature'] - cfg['temperature'])
+
+    def gate_noise(self) -> float:
+        """Scale of the training gates' logistic noise (1 -> ``min_noise``)."""
+        return 1.0 + self._anneal_progress() * (self.routing['min_noise'] - 1.0)
 
     def executed_fraction(self) -> float:
         """Share of (block, pixel) pairs the last forward ran (a partial
@@ -213,7 +240,8 @@ class _Routed:
                     # gradient (DDP needs every parameter used each step).
                     gates, mode = 1 + 0 * logits, 'masked'
                 elif training:
-                    gates, mode = gumbel_sigmoid_gates(logits, temperature), 'masked'
+                    gates, mode = gumbel_sigmoid_gates(logits, temperature,
+                                                       noise=self.gate_noise()), 'masked'
                     self.train_gates.append(gates)
                     # Scored again by indecision_loss, only when it is asked
                     # for: detached, so that loss trains the estimator only.

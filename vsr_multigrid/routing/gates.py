@@ -98,13 +98,23 @@ def static_patches(lr: torch.Tensor, previous_lr: torch.Tensor, patch: int,
 
 
 def gumbel_sigmoid_gates(logits: torch.Tensor, temperature: float,
-                         straight_through: bool = True) -> torch.Tensor:
-    """Training gates: ``sigmoid((logits + logistic noise) / temperature)``,
-    hard 0/1 in the forward pass with the soft gradient (straight-through)."""
+                         straight_through: bool = True, noise: float = 1.0) -> torch.Tensor:
+    """Training gates: ``sigmoid((logits + noise * logistic noise) / temperature)``,
+    hard 0/1 in the forward pass with the soft gradient (straight-through).
+
+    With ``noise`` 1 a gate opens with probability ``sigmoid(logit)``, so the
+    compute loss can be met by confidences that all sit near the target
+    (e.g. every one at 0.6, open 60% of the steps) while a test-time
+    threshold of 0.5 runs them all. Towards 0 the training decisions become
+    the test-time ones (``logit > 0``), and the compute loss has to be met
+    by the decisions themselves."""
     if not temperature > 0:
         raise ValueError(f'gate temperature: expected a positive number, got {temperature!r}')
+    if not 0 <= noise <= 1:
+        raise ValueError(f'gate noise: expected a scale in [0, 1], got {noise!r}')
     uniform = torch.rand_like(logits).clamp_(1e-6, 1 - 1e-6)
-    soft = torch.sigmoid((logits + torch.log(uniform) - torch.log1p(-uniform)) / temperature)
+    soft = torch.sigmoid((logits + noise * (torch.log(uniform) - torch.log1p(-uniform)))
+                         / temperature)
     if not straight_through:
         return soft
     return (soft > 0.5).to(soft) - soft.detach() + soft
