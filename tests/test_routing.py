@@ -196,7 +196,8 @@ def test_open_bias_sets_where_fresh_estimators_start():
         assert torch.equal(routed.forward_router.head.bias, torch.full((2,), bias))
         routed(_lr_clip())  # threshold 0.5: a logit of exactly 0 does not run
         first_frames = 2 / (2 * 3)  # each branch's first frame runs all (temporal cue)
-        assert routed.executed_fraction() == pytest.approx(first_frames + (1 - first_frames) * share)
+        expected = first_frames + (1 - first_frames) * share
+        assert routed.executed_fraction() == pytest.approx(expected)
 
 
 # -- the MMagic generator ----------------------------------------------------

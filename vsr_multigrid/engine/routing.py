@@ -89,9 +89,9 @@ __all__ = ['ROUTING_DEFAULTS', 'dense_generator_cfg', 'RoutedBasicVSRNet', 'Rout
 #: bilinear skip path is still this frame's), see :mod:`vsr_multigrid.routing.outputs`.
 ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
                         min_temperature=0.1, min_noise=1.0, open_bias=3.0, anneal_iters=1000,
-                        threshold=0.5, refresh_interval=0, dense_interval=0, hidden=16, inference='sparse',
-                        temporal_cue=True, reuse=False, static_tolerance=None,
-                        static_output=True)
+                        threshold=0.5, refresh_interval=0, dense_interval=0, hidden=16,
+                        inference='sparse', temporal_cue=True, reuse=False,
+                        static_tolerance=None, static_output=True)
 
 
 def _check_routing(cfg, num_blocks: int) -> dict:
@@ -120,14 +120,13 @@ def _check_routing(cfg, num_blocks: int) -> dict:
         raise ValueError('model.generator.routing: expected 0 < min_temperature <= '
                          f"temperature, got {cfg['min_temperature']!r} and "
                          f"{cfg['temperature']!r}")
-    bias = cfg['open_bias']
-    if isinstance(bias, bool) or not isinstance(bias, (int, float)) or not -10 <= bias <= 10:
-        raise ValueError(f'model.generator.routing.open_bias: expected the initial logit, a '
-                         f'number in [-10, 10], got {bias!r}')
-    noise = cfg['min_noise']
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise <= 1:
-        raise ValueError(f'model.generator.routing.min_noise: expected a number in [0, 1] '
-                         f'(the training gates\' final noise scale), got {noise!r}')
+    for key, low, high, meaning in (('open_bias', -10, 10, 'the initial logit'),
+                                    ('min_noise', 0, 1, "the training gates' final noise scale")):
+        value = cfg[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not low <= value <= high:
+            raise ValueError(f'model.generator.routing.{key}: expected {meaning}, a number in '
+                             f'[{low}, {high}], got {value!r}')
     for key in ('temporal_cue', 'reuse', 'static_output'):
         if not isinstance(cfg[key], bool):
             raise ValueError(f'model.generator.routing.{key}: expected True or False, got '
@@ -213,7 +212,7 @@ class _Routed:
         training = self.training and torch.is_grad_enabled()
         if training:
             self.route_iter += 1
-        temperature = self.temperature()
+        temperature, noise = self.temperature(), self.gate_noise()
         self.executed, self.train_gates, self.train_pools = [], [], []
         self.reconstructed = []  # per frame, share of the output computed
         dense_step = training and bool(cfg['dense_interval']) and \
@@ -241,7 +240,7 @@ class _Routed:
                     gates, mode = 1 + 0 * logits, 'masked'
                 elif training:
                     gates, mode = gumbel_sigmoid_gates(logits, temperature,
-                                                       noise=self.gate_noise()), 'masked'
+                                                       noise=noise), 'masked'
                     self.train_gates.append(gates)
                     # Scored again by indecision_loss, only when it is asked
                     # for: detached, so that loss trains the estimator only.
