@@ -193,3 +193,31 @@ def test_step_cost_times_each_shape_and_names_the_flow_padding(demo_data):
     bad = run_tool([sys.executable, 'tools/step_cost.py', TINY_BASICVSR, '--shapes', '4x8'],
                    demo_data, check=False)
     assert bad.returncode != 0 and "'4x8': expected BxTxS" in bad.stderr
+
+
+def test_device_tolerant_init_skips_only_failing_statements_and_ops_raise(tmp_path, monkeypatch):
+    """tools/device/tolerant.py (the GPU machine's import harness): a package
+    __init__ under a tolerant root keeps every statement that works, lists
+    the one that failed, and an uncompiled mmcv op raises naming itself."""
+    sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
+                                'device'))
+    import tolerant
+    sub = tmp_path / 'tolerantroot' / 'sub'
+    sub.mkdir(parents=True)
+    (tmp_path / 'tolerantroot' / '__init__.py').write_text('')
+    (sub / '__init__.py').write_text('BEFORE = 1\nimport no_such_module_xyz\nAFTER = 2\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    finder = tolerant._TolerantFinder(('tolerantroot',))
+    monkeypatch.setattr(sys, 'meta_path', [finder] + sys.meta_path)
+    try:
+        import tolerantroot.sub as module
+        assert (module.BEFORE, module.AFTER) == (1, 2)
+        assert any(name == 'tolerantroot.sub' and 'no_such_module_xyz' in why
+                   for name, why in tolerant.skipped())
+    finally:
+        for name in ('tolerantroot.sub', 'tolerantroot'):
+            sys.modules.pop(name, None)
+    ops = tolerant._UnbuiltOps('mmcv._ext')
+    with pytest.raises(RuntimeError, match="'nms' is not compiled"):
+        ops.nms()
+    assert not hasattr(ops, '__file__')

@@ -46,6 +46,9 @@ def parse_args(argv=None):
     parser.add_argument('--frames', type=int, default=10)
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cudnn-benchmark', action='store_true',
+                        help='let cuDNN time its algorithms per shape (the warm-up round '
+                        'absorbs the search), as env_cfg.cudnn_benchmark does in training')
     parser.add_argument('--out', help='write the rows as JSON here')
     args = parser.parse_args(argv)
     if any(not 0 < m <= 1 for m in args.macs):
@@ -84,6 +87,7 @@ def main(argv=None):
     from vsr_multigrid.pruning.select import choose_kept
     from vsr_multigrid.pruning.spec import ChannelSpec
     init_default_scope('mmagic')
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     torch.manual_seed(0)
     height, width = args.lr_size
     pixels = height * width

@@ -49,7 +49,7 @@ def blocks_ran_map(net, t: int):
         per_unit = np.zeros(gates.shape[1])
         for k in range(net.num_blocks):
             per_unit[unit_of(k, net.num_blocks, gates.shape[1])] += 1
-        counts = (gates[0].float().numpy() * per_unit[:, None, None]).sum(0)
+        counts = (gates[0].float().cpu().numpy() * per_unit[:, None, None]).sum(0)
         total = counts if total is None else total + counts
     return total
 
@@ -88,6 +88,8 @@ def main(argv=None):
     parser.add_argument('--dense', metavar='CHECKPOINT',
                         help='the dense checkpoint routing started from: the reference of '
                         'the "vs dense" column (default: the routed weights, all blocks running)')
+    parser.add_argument('--device', default='cpu',
+                        help="where the models run and are timed, e.g. 'cuda'")
     parser.add_argument('--out', required=True, help='output folder')
     parser.add_argument('--cfg-options', nargs='+', default=[])
     args = parser.parse_args(argv)
@@ -128,6 +130,7 @@ def main(argv=None):
     routed = MODELS.build(gen_cfg).eval()
     weights = generator_weights(args.checkpoint)
     routed.load_state_dict(weights, strict=True)
+    routed.to(args.device)
     # The stock (or pruned) generator of the same keys, without routing.
     dense_cfg = dense_generator_cfg(gen_cfg)
     dense = MODELS.build(dense_cfg).eval()
@@ -138,21 +141,23 @@ def main(argv=None):
                       for k in unexpected):
         raise SystemExit(f'{dense_checkpoint}: the dense generator does not fit its weights '
                          f'(missing {missing[:3]}, unexpected {unexpected[:3]})')
+    dense.to(args.device)
     dataset = DATASETS.build(cfg.val_dataloader.dataset)
     clips = []
     for index in range(len(dataset)):
         sample = dataset[index]
         gt = np.asarray(sample['data_samples'].gt_img).transpose(0, 2, 3, 1).astype(np.float32)
         key = str(dataset.get_data_info(index).get('key', index))
-        clips.append((key, sample['inputs'].float().unsqueeze(0) / 255.0, gt))
+        clips.append((key, sample['inputs'].float().unsqueeze(0).to(args.device) / 255.0, gt))
 
     def scores(out, gt):
-        frames = out[0].clamp(0, 1).mul(255).numpy().transpose(0, 2, 3, 1)
+        frames = out[0].clamp(0, 1).mul(255).cpu().numpy().transpose(0, 2, 3, 1)
         return float(np.mean([psnr(g, f) for f, g in zip(frames, gt)]))
 
     replay = None
     if args.replay_width[0] > 0:
-        replay = replay_pair(gen_cfg, routed.routing['units'], args.replay_width)
+        replay = [net.to(args.device)
+                  for net in replay_pair(gen_cfg, routed.routing['units'], args.replay_width)]
     rows, dense_ms = [], {}
     with torch.inference_mode():
         for key, lrs, gt in clips:
@@ -165,7 +170,7 @@ def main(argv=None):
             timing = {}
             if args.repeats:
                 (_, out), (dense_s, routed_s), (_, speedup) = interleaved_timing(
-                    (dense, routed), lrs, args.repeats)
+                    (dense, routed), lrs, args.repeats, args.device)
                 dense_ms[key].append(1000 * dense_s / lrs.size(1))
                 timing = dict(ms_per_frame=1000 * routed_s / lrs.size(1), speedup=speedup)
             else:
@@ -182,7 +187,7 @@ def main(argv=None):
                 wide_dense, wide_routed = replay
                 wide_routed.forced_maps = routed.gate_maps
                 _, (dense_s, routed_s), (_, speedup) = interleaved_timing(
-                    (wide_dense, wide_routed), lrs, args.repeats)
+                    (wide_dense, wide_routed), lrs, args.repeats, args.device)
                 wide_routed.forced_maps = None
                 row.update(wide_ms_dense=1000 * dense_s / lrs.size(1),
                            wide_ms_routed=1000 * routed_s / lrs.size(1),
