@@ -163,7 +163,7 @@ def test_routed_phase1_trains_only_the_estimators(demo_data, tmp_path):
     from vsr_multigrid.basicsr_ext import build_arch
     opt = options(osp.join(BASICSR, 'train_RoutedBasicVSR_phase1_tiny_demo.yml'), demo_data,
                   'routed_phase1', total_iter=4, fix_flow=2)  # fix_flow re-enables all at 2
-    opt['train']['indecision_weight'] = 0.5
+    opt['train'].update(indecision_weight=0.5, oracle_weight=0.5)
     torch.manual_seed(0)
     start = build_arch('RoutedBasicVSR', num_feat=8, num_block=1,
                        routing=opt['network_g']['routing']).state_dict()
@@ -174,7 +174,8 @@ def test_routed_phase1_trains_only_the_estimators(demo_data, tmp_path):
                            if '_router.' not in k and k != 'route_iter'}}, tmp_path / 'dense.pth')
     opt['train'].update(teacher=dict(path=str(tmp_path / 'dense.pth')), distill_weight=0.5)
     proc = launch(TRAIN, write(opt, tmp_path), tmp_path)
-    assert re.search(r'l_pix: \S+ l_compute: \S+ l_indecision: \S+ l_distill: \S+ executed: \S+',
+    assert re.search(r'l_pix: \S+ l_compute: \S+ l_indecision: \S+ l_oracle: \S+ '
+                     r'l_distill: \S+ executed: \S+',
                      proc.stdout + proc.stderr)
     saved = torch.load(tmp_path / 'experiments' / 'routed_phase1' / 'models' / 'net_g_4.pth',
                        weights_only=True)['params']

@@ -550,6 +550,56 @@ def test_routing_keys_are_checked():
             RoutedBasicVSRNet(8, 2, routing=dict(static_tolerance=bad))
 
 
+def test_oracle_labels_mark_each_units_largest_gains():
+    from vsr_multigrid.routing.gates import oracle_labels
+    gains = torch.randn(3, 2, 4, 5, 6, generator=torch.Generator().manual_seed(0))
+    labels = oracle_labels(gains, 0.25)
+    per_unit = labels.flatten(1)
+    assert torch.all(per_unit.sum(1) == round(0.25 * per_unit.size(1)))
+    for unit in range(3):
+        chosen, rest = gains[unit][labels[unit] == 1], gains[unit][labels[unit] == 0]
+        assert chosen.min() > rest.max()
+    assert oracle_labels(gains, 0.0).sum() == 0 and oracle_labels(gains, 1.0).all()
+    with pytest.raises(ValueError, match='oracle share'):
+        oracle_labels(gains, 1.5)
+
+
+def test_patch_errors_average_each_patch_edge_patches_by_their_own_pixels():
+    from vsr_multigrid.routing.gates import patch_errors
+    gt = torch.zeros(1, 2, 3, 6, 10)
+    out = gt.clone()
+    out[0, 1, :, :4, 8:] = 0.5      # frame 1, the right-hand edge patch (4x2 px)
+    errors = patch_errors(out, gt, 4)
+    assert errors.shape == (1, 2, 2, 3)
+    assert errors[0, 1, 0, 2] == pytest.approx(0.5)   # its own 8 pixels, not 16
+    assert errors.sum() == pytest.approx(0.5)
+
+
+def test_oracle_loss_trains_only_the_estimators_and_leaves_the_step_as_it_was():
+    from vsr_multigrid.engine.routing import RoutedBasicVSR
+    _, routed = _routed(target=0.5, anneal_iters=10)
+    routed.train()
+    clip = _lr_clip(t=4)
+    gt = torch.rand(1, 4, 3, 68, 56, generator=torch.Generator().manual_seed(7))
+    routed(clip)
+    before = (float(routed.compute_loss()), routed.executed_fraction(), int(routed.route_iter))
+    loss = routed.oracle_loss(clip, gt)
+    # The oracle's forwards neither count as training steps nor replace the
+    # step's gates, shares or pools.
+    assert (float(routed.compute_loss()), routed.executed_fraction(),
+            int(routed.route_iter)) == before
+    assert routed.forced_maps is None
+    assert torch.isfinite(loss) and float(loss) > 0
+    loss.backward()
+    for name, param in routed.named_parameters():
+        estimator = name.split('.')[0] in ('backward_router', 'forward_router') and \
+            name.split('.')[1] in ('reduce', 'head')
+        assert (param.grad is not None and param.grad.abs().sum() > 0) == estimator, name
+    with pytest.raises(ValueError, match='oracle_weight'):
+        RoutedBasicVSR(generator=dict(type='RoutedBasicVSRNet', mid_channels=8, num_blocks=2),
+                       pixel_loss=dict(type='CharbonnierLoss'), oracle_weight=-1)
+
+
 def test_routed_checkpoint_round_trip():
     import copy
     _, routed = _routed(anneal_iters=4)

@@ -1,5 +1,6 @@
 """Skip routing through the real launcher and the report tool."""
 import json
+import re
 import sys
 
 import torch
@@ -13,8 +14,9 @@ ROUTED_SMALL = SMALL + ['model.generator.routing.anneal_iters=2']
 def test_phase1_trains_only_the_estimators_then_the_report_runs(demo_data, tmp_path):
     work = tmp_path / 'phase1'
     opts = ROUTED_SMALL + ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
-                           'default_hooks.checkpoint.interval=1']
-    train(PHASE1, work, demo_data, opts)
+                           'default_hooks.checkpoint.interval=1', 'model.oracle_weight=0.5']
+    proc = train(PHASE1, work, demo_data, opts)
+    assert re.search(r'loss_compute: \S+ +loss_oracle: \S+', proc.stdout + proc.stderr)
     first = torch.load(work / 'iter_1.pth', map_location='cpu')['state_dict']
     state = torch.load(work / 'iter_2.pth', map_location='cpu')['state_dict']
     assert int(state['generator.route_iter']) == 2

@@ -178,10 +178,13 @@ class SSLVideoRecurrentModel(_ExtraLossModel):
 @MODEL_REGISTRY.register()
 class RoutedVideoRecurrentModel(_ExtraLossModel):
     """Skip routing: the loss adds ``compute_weight * l_compute`` (and
-    ``indecision_weight * l_indecision`` when that weight is not 0).
+    ``indecision_weight * l_indecision``, ``oracle_weight * l_oracle`` when
+    that weight is not 0).
 
     Train options: ``compute_weight`` (default 1.0), ``indecision_weight``
-    (default 0), ``train_routers_only`` (default false; true for phase 1),
+    (default 0), ``oracle_weight`` (default 0; the estimators against per-patch
+    labels of where each unit matters, ``oracle_loss`` of the routed network),
+    ``train_routers_only`` (default false; true for phase 1),
     and ``teacher`` (``path``: the dense checkpoint routing started from;
     ``network``: by default ``network_g`` without routing; ``param_key``):
     ``l_distill``, ``distill_weight`` (1.0) times the distance of the output
@@ -196,6 +199,7 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
             self.compute_weight = _positive(train, 'compute_weight', 1.0, allow_zero=True)
             self.indecision_weight = _positive(train, 'indecision_weight', 0.0,
                                                allow_zero=True)
+            self.oracle_weight = _positive(train, 'oracle_weight', 0.0, allow_zero=True)
             self.routers_only = train.get('train_routers_only', False)
             if not isinstance(self.routers_only, bool):
                 raise ValueError('train.train_routers_only: expected true or false, got '
@@ -232,6 +236,8 @@ class RoutedVideoRecurrentModel(_ExtraLossModel):
         losses = {'l_compute': self.compute_weight * net.compute_loss()}
         if self.indecision_weight:
             losses['l_indecision'] = self.indecision_weight * net.indecision_loss()
+        if self.oracle_weight:
+            losses['l_oracle'] = self.oracle_weight * net.oracle_loss(self.lq, self.gt)
         if self.net_teacher is not None:
             losses['l_distill'] = _distillation_loss(self)
         return losses

@@ -29,9 +29,9 @@ from ..nets.recurrence import bilinear_base
 from ..pruning import basicvsr as roles
 from ..routing.config import dense_generator_cfg
 from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_blocks
-from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share, indecision_loss,
-                             gumbel_sigmoid_gates, hard_gates, static_patches,
-                             temporal_cue)
+from ..routing.gates import (compute_loss, ConfidenceEstimator, executed_share,
+                             gumbel_sigmoid_gates, hard_gates, indecision_loss, oracle_labels,
+                             oracle_loss, patch_errors, static_patches, temporal_cue)
 from ..routing.outputs import RECONSTRUCT_HALO, changed_box, reconstruct_box
 from ..routing.patches import expand_patch_mask, patch_areas
 from .distillation import TeacherDistillation
@@ -244,7 +244,7 @@ class _Routed:
                     self.train_gates.append(gates)
                     # Scored again by indecision_loss, only when it is asked
                     # for: detached, so that loss trains the estimator only.
-                    self.train_pools.append((router, pooled.detach()))
+                    self.train_pools.append((router, pooled.detach(), branch, t))
                 else:
                     gates = hard_gates(logits, self.threshold)
             static = None
@@ -342,8 +342,50 @@ class _Routed:
         if not self.train_pools:
             return next(self.parameters()).new_zeros(())
         return indecision_loss(torch.stack([router.score(pooled)
-                                            for router, pooled in self.train_pools]),
+                                            for router, pooled, *_ in self.train_pools]),
                                self._areas)
+
+    def oracle_loss(self, lrs, gt) -> torch.Tensor:
+        """The estimators of the last training forward against oracle labels.
+
+        Runs the generator without gradients once with every block open and
+        once per unit with that unit closed everywhere in both branches
+        (forced decisions), and labels, per unit, the ``target`` share of
+        (frame, patch) pairs whose output error rises most when it is closed
+        as worth running (:func:`~vsr_multigrid.routing.gates.oracle_labels`).
+        Closing a unit everywhere also closes it at the other frames the
+        recurrence carries, so a label measures a patch's value to the whole
+        clip, not one decision's alone. The loss reaches the estimators only
+        (scored from the detached pooled features).
+        """
+        pools = list(self.train_pools)
+        if not pools:
+            return next(self.parameters()).new_zeros(())
+        kept = (self.executed, self.train_gates, self.train_pools, self._areas)
+        n, frames = lrs.shape[:2]
+        units, patch = self.routing['units'], self.routing['patch']
+        grid = pools[0][1].shape[-2:]
+        scale = gt.size(-1) // lrs.size(-1)
+
+        def errors(closed_unit):
+            gates = torch.ones(n, units, *grid, dtype=torch.bool, device=lrs.device)
+            if closed_unit is not None:
+                gates[:, closed_unit] = False
+            self.forced_maps = {(branch, t): gates for branch in roles.BRANCHES
+                                for t in range(frames)}
+            try:
+                return patch_errors(self(lrs), gt, patch * scale)
+            finally:
+                self.forced_maps = None
+
+        with torch.no_grad():
+            base = errors(None)
+            gains = torch.stack([errors(u) - base for u in range(units)])  # (units, n, t, gh, gw)
+        self.executed, self.train_gates, self.train_pools, self._areas = kept
+        labels = oracle_labels(gains, self.routing['target'])
+        logits = torch.stack([router.score(pooled) for router, pooled, *_ in pools])
+        targets = torch.stack([labels[:, :, t].transpose(0, 1) for *_, t in pools])
+        return oracle_loss(logits, targets)
 
 
 @MODELS.register_module()
@@ -440,13 +482,18 @@ class RoutedPrunedIconVSRNet(_Routed, _Pruned, IconVSRNet):
 @MODELS.register_module()
 class RoutedBasicVSR(TeacherDistillation, BasicVSR):
     """MMagic's BasicVSR whose loss dict adds the generator's ``loss_compute``
-    (and ``loss_indecision`` when its weight is not 0, ``loss_distill`` when a
-    teacher is given).
+    (and ``loss_indecision`` or ``loss_oracle`` when its weight is not 0,
+    ``loss_distill`` when a teacher is given).
 
     Args:
         compute_weight (float): Weight of ``loss_compute``.
         indecision_weight (float): Weight of ``loss_indecision``, which pushes
             the estimators' confidences away from 0.5 (0: off).
+        oracle_weight (float): Weight of ``loss_oracle``: the estimators
+            against per-patch labels of where each unit matters most
+            (:meth:`_Routed.oracle_loss`; ``units + 1`` extra forwards without
+            gradients per step; meant for phase 1, whose frozen backbone
+            makes the labels stable). 0: off.
         teacher (dict, optional): ``dict(checkpoint=DENSE.pth[, generator=CFG])``:
             the dense model routing started from, frozen (its generator is by
             default the routed one without routing); ``loss_distill``
@@ -460,14 +507,17 @@ class RoutedBasicVSR(TeacherDistillation, BasicVSR):
     """
 
     def __init__(self, generator, pixel_loss, compute_weight=1.0, indecision_weight=0.0,
-                 teacher=None, distill_weight=1.0, late_weight=1.0, **kwargs):
+                 oracle_weight=0.0, teacher=None, distill_weight=1.0, late_weight=1.0,
+                 **kwargs):
         super().__init__(generator=generator, pixel_loss=pixel_loss, **kwargs)
         for key, value in (('compute_weight', compute_weight),
-                           ('indecision_weight', indecision_weight)):
+                           ('indecision_weight', indecision_weight),
+                           ('oracle_weight', oracle_weight)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f'model.{key}: expected a number >= 0, got {value!r}')
         self.compute_weight = float(compute_weight)
         self.indecision_weight = float(indecision_weight)
+        self.oracle_weight = float(oracle_weight)
         if teacher is not None:
             if isinstance(teacher, dict) and 'generator' not in teacher:
                 teacher = dict(teacher, generator=dense_generator_cfg(generator))
@@ -482,6 +532,9 @@ class RoutedBasicVSR(TeacherDistillation, BasicVSR):
         if self.indecision_weight:
             losses['loss_indecision'] = self.indecision_weight * \
                 self.generator.indecision_loss()
+        if self.oracle_weight:
+            losses['loss_oracle'] = self.oracle_weight * self.generator.oracle_loss(
+                inputs, data_samples.gt_img)
         if getattr(self, '_teacher', None):
             losses['loss_distill'] = self.distillation_loss(inputs)
         return losses

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ['ConfidenceEstimator', 'temporal_cue', 'static_patches', 'gumbel_sigmoid_gates',
-           'hard_gates', 'executed_share', 'compute_loss', 'indecision_loss']
+           'hard_gates', 'executed_share', 'compute_loss', 'indecision_loss',
+           'patch_errors', 'oracle_labels', 'oracle_loss']
 
 
 class ConfidenceEstimator(nn.Module):
@@ -171,3 +172,49 @@ def indecision_loss(logits: torch.Tensor, areas: torch.Tensor = None) -> torch.T
     activations, which wrecked the backbone in our bench (bench11)."""
     p = torch.sigmoid(logits.float())
     return executed_share(4 * p * (1 - p), areas)
+
+
+def patch_errors(output: torch.Tensor, gt: torch.Tensor, patch: int) -> torch.Tensor:
+    """Mean absolute error of each LR patch's output pixels.
+
+    Args:
+        output, gt: ``(n, t, c, H, W)`` at the output resolution.
+        patch: The output pixels of one LR patch per side (LR patch x scale).
+
+    Returns:
+        ``(n, t, ceil(H / patch), ceil(W / patch))``; an edge patch averages
+        its own pixels only.
+    """
+    n, t = output.shape[:2]
+    error = (output - gt).abs().mean(dim=2).flatten(0, 1).unsqueeze(1)
+    pooled = F.avg_pool2d(error, patch, ceil_mode=True)
+    return pooled.view(n, t, *pooled.shape[-2:])
+
+
+def oracle_labels(gains: torch.Tensor, share: float) -> torch.Tensor:
+    """Which (patch, unit) pairs are worth running: per unit, the ``share``
+    of patches where closing it raises the error most.
+
+    Args:
+        gains: ``(units, ...)``, the error increase when that unit is closed.
+        share: Fraction labelled 1 per unit (the routing target).
+
+    Returns:
+        float 0/1 labels of the same shape.
+    """
+    if not 0 <= share <= 1:
+        raise ValueError(f'oracle share: expected a fraction in [0, 1], got {share!r}')
+    flat = gains.flatten(1)
+    keep = round(share * flat.size(1))
+    labels = torch.zeros_like(flat)
+    if keep:
+        labels.scatter_(1, flat.topk(keep, dim=1).indices, 1.0)
+    return labels.view_as(gains)
+
+
+def oracle_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the estimators' logits against oracle labels
+    (:func:`oracle_labels`): a direct per-patch ranking signal, which the
+    reconstruction loss through a frozen backbone and noisy gates barely
+    gives (``docs/BENCHMARKS.md``, stop 23)."""
+    return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
