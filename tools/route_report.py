@@ -98,6 +98,7 @@ def main(argv=None):
     if args.repeats < 0:
         parser.error(f'--repeats: expected 0 (quality only) or more timed pairs, '
                      f'got {args.repeats}')
+
     import numpy as np
     import torch
     from mmengine.config import Config

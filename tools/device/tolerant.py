@@ -36,8 +36,8 @@ def skipped():
 
 
 class _TolerantInit(importlib.abc.Loader):
-    def __init__(self, loader, path):
-        self.loader, self.path = loader, path
+    def __init__(self, path):
+        self.path = path
 
     def create_module(self, spec):
         return None
@@ -64,7 +64,7 @@ class _TolerantFinder(importlib.abc.MetaPathFinder):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or not (spec.origin or '').endswith('__init__.py'):
             return spec
-        spec.loader = _TolerantInit(spec.loader, spec.origin)
+        spec.loader = _TolerantInit(spec.origin)
         return spec
 
 

@@ -29,9 +29,9 @@ from ..nets.recurrence import bilinear_base
 from ..pruning import basicvsr as roles
 from ..routing.config import dense_generator_cfg
 from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_blocks
-from ..routing.gates import (compute_loss, ConfidenceEstimator, executed_share,
-                             gumbel_sigmoid_gates, hard_gates, indecision_loss, oracle_labels,
-                             oracle_loss, patch_errors, static_patches, temporal_cue)
+from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share, indecision_loss,
+                             gumbel_sigmoid_gates, hard_gates, oracle_labels, oracle_loss,
+                             patch_errors, static_patches, temporal_cue)
 from ..routing.outputs import RECONSTRUCT_HALO, changed_box, reconstruct_box
 from ..routing.patches import expand_patch_mask, patch_areas
 from .distillation import TeacherDistillation
@@ -244,7 +244,7 @@ class _Routed:
                     self.train_gates.append(gates)
                     # Scored again by indecision_loss, only when it is asked
                     # for: detached, so that loss trains the estimator only.
-                    self.train_pools.append((router, pooled.detach(), branch, t))
+                    self.train_pools.append((router, pooled.detach(), t))
                 else:
                     gates = hard_gates(logits, self.threshold)
             static = None
@@ -342,7 +342,7 @@ class _Routed:
         if not self.train_pools:
             return next(self.parameters()).new_zeros(())
         return indecision_loss(torch.stack([router.score(pooled)
-                                            for router, pooled, *_ in self.train_pools]),
+                                            for router, pooled, _ in self.train_pools]),
                                self._areas)
 
     def oracle_loss(self, lrs, gt) -> torch.Tensor:
@@ -383,8 +383,8 @@ class _Routed:
             gains = torch.stack([errors(u) - base for u in range(units)])  # (units, n, t, gh, gw)
         self.executed, self.train_gates, self.train_pools, self._areas = kept
         labels = oracle_labels(gains, self.routing['target'])
-        logits = torch.stack([router.score(pooled) for router, pooled, *_ in pools])
-        targets = torch.stack([labels[:, :, t].transpose(0, 1) for *_, t in pools])
+        logits = torch.stack([router.score(pooled) for router, pooled, _ in pools])
+        targets = torch.stack([labels[:, :, t].transpose(0, 1) for _, _, t in pools])
         return oracle_loss(logits, targets)
 
 
