@@ -58,9 +58,11 @@ cat > "$phase1" <<CFG
 _base_ = '$PWD/configs/routing/basicvsr_routed${variant}-phase1_tiny_demo.py'
 model = dict(generator=dict(${generator}routing=dict($routing, anneal_iters=$phase1_iters)))
 CFG
+# Phase 2 anneals the gates' noise away by its halfway point (the forward
+# counter continues from phase 1's; the phase-2 config's min_noise=0).
 cat > "$phase2" <<CFG
 _base_ = '$PWD/configs/routing/basicvsr_routed${variant}-phase2_tiny_demo.py'
-model = dict(${INDECISION_WEIGHT:+indecision_weight=$INDECISION_WEIGHT, }${DISTILL_WEIGHT:+teacher=dict(checkpoint='$(realpath "$dense")'), distill_weight=$DISTILL_WEIGHT, }generator=dict(${generator}routing=dict($routing, anneal_iters=0)))
+model = dict(${INDECISION_WEIGHT:+indecision_weight=$INDECISION_WEIGHT, }${DISTILL_WEIGHT:+teacher=dict(checkpoint='$(realpath "$dense")'), distill_weight=$DISTILL_WEIGHT, }generator=dict(${generator}routing=dict($routing, anneal_iters=$((phase1_iters + phase2_iters / 2)))))
 CFG
 train "$phase1" "$root/phase1" "$phase1_iters" load_from="$dense"
 train "$phase2" "$root/phase2" "$phase2_iters" load_from="$root/phase1/iter_$phase1_iters.pth"

@@ -6,6 +6,11 @@ work_dir = f'./work_dirs/{experiment_name}'
 # fine-tuned only under skipping drifts where blocks are closed, and running
 # them there (a lower test-time threshold, or the stock generator) can diverge
 # through the recurrence.
-model = dict(generator=dict(routing=dict(dense_interval=2)))
+# The gates' noise is annealed away over the first half of phase 2, so the
+# second half trains under the test-time decisions at threshold 0.5;
+# anneal_iters counts forwards from the start of phase 1 (its 300000
+# iterations, the stock schedule's, plus half of phase 2's).
+model = dict(generator=dict(routing=dict(dense_interval=2, temperature=0.1, min_temperature=0.1,
+                                         min_noise=0.0, anneal_iters=450000)))
 optim_wrapper = dict(optimizer=dict(lr=2e-5),
                      paramwise_cfg=dict(_delete_=True, custom_keys={'spynet': dict(lr_mult=0.125)}))
