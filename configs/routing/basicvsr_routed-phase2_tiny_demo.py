@@ -11,8 +11,9 @@ work_dir = f'./work_dirs/{experiment_name}'
 # The training gates' logistic noise is annealed away (min_noise=0), so the
 # second half of phase 2 trains under exactly the decisions that threshold
 # 0.5 makes at test time, and the compute loss can only be met by decided
-# gates (docs/BENCHMARKS.md, stop 25: one seed went from -0.045 to -0.010 dB
-# at the same 52% executed). anneal_iters counts training forwards from the
+# gates (docs/BENCHMARKS.md, stop 25: two of three seeds ended decided at 52%
+# executed within 0.02 dB of dense, one of them -0.045 dB before; the third
+# stayed undecided). anneal_iters counts training forwards from the
 # start of phase 1 (the counter is part of the weights load_from brings):
 # phase 1's 800 plus half of phase 2's 800; the temperature stays at phase
 # 1's final 0.1.
