@@ -4,8 +4,9 @@ import torch
 from torch import nn
 
 from vsr_multigrid.routing.blocks import routed_residual_blocks, unit_of
-from vsr_multigrid.routing.gates import (ConfidenceEstimator, compute_loss,
-                                         gumbel_sigmoid_gates, hard_gates, indecision_loss)
+from vsr_multigrid.routing.gates import (ConfidenceEstimator, compute_loss, executed_share,
+                                         gumbel_sigmoid_gates, hard_gates, indecision_loss,
+                                         share_gates)
 from vsr_multigrid.routing.patches import gather_patches, patch_grid, scatter_patches
 
 C, BLOCKS = 6, 3
@@ -115,8 +116,25 @@ def test_threshold_sweep_is_monotone_and_estimator_starts_open():
         hard_gates(extreme, 1.5)
 
 
+def test_share_gates_run_each_samples_most_confident_pairs():
+    logits = torch.randn(2, 3, 4, 3, generator=torch.Generator().manual_seed(2))
+    logits[1] += 5  # another sample's confidences sit elsewhere: its share is the same
+    for share in (0.0, 0.25, 0.5, 0.9, 1.0):
+        gates = share_gates(logits, share)
+        assert gates.dtype == torch.bool and gates.shape == logits.shape
+        assert gates.flatten(1).sum(1).tolist() == [round(share * 36)] * 2
+        for sample, chosen in zip(logits, gates):
+            if chosen.any() and not chosen.all():  # every run pair beats every skipped one
+                assert sample[chosen].min() > sample[~chosen].max()
+    # The same pairs as the threshold that runs that many
+    median = logits[0].flatten().sort().values[17:19].mean()
+    assert torch.equal(share_gates(logits[:1], 0.5), hard_gates(logits[:1] - median))
+    for bad in (-0.1, 1.5, True, None):
+        with pytest.raises(ValueError, match='share'):
+            share_gates(logits, bad)
+
+
 def test_executed_share_weights_partial_patches_by_their_pixels():
-    from vsr_multigrid.routing.gates import executed_share
     from vsr_multigrid.routing.patches import patch_areas
     areas = patch_areas(17, 14, 5)
     assert areas.tolist() == [[25, 25, 20]] * 3 + [[10, 10, 8]]
@@ -125,7 +143,27 @@ def test_executed_share_weights_partial_patches_by_their_pixels():
     gates[:, :, -1] = 1  # the 2-pixel bottom row runs
     assert executed_share(gates) == pytest.approx(1 / 4)
     assert executed_share(gates, areas) == pytest.approx(28 / 238)
-    assert compute_loss(gates, 0.0, areas) == pytest.approx((28 / 238) ** 2)
+    assert compute_loss(gates[None], 0.0, areas) == pytest.approx((28 / 238) ** 2)
+
+
+def test_compute_budget_clip_can_be_met_by_closing_a_branch_frame_and_unit_cannot():
+    # Stacked training gates (branch steps, n, units, gh, gw): two steps.
+    branch_off = torch.zeros(2, 1, 2, 3, 3)
+    branch_off[0] = 1  # one branch runs everything, the other nothing
+    unit_off = torch.zeros(2, 1, 2, 3, 3)
+    unit_off[:, :, 0] = 1  # in every step the first unit runs, the second not
+    patches = torch.zeros(2, 1, 2, 9)
+    patches[..., :5] = 1  # every unit of every step runs 5 of its 9 patches
+    patches = patches.view(2, 1, 2, 3, 3)
+    assert torch.allclose(executed_share(patches, dims=(1, 3, 4)), torch.full((2, 2), 5 / 9))
+    for gates, losses in ((branch_off, (0, 0.25, 0.25)), (unit_off, (0, 0, 0.25)),
+                          (patches, ((1 / 18) ** 2,) * 3)):
+        for budget, expected in zip(('clip', 'frame', 'unit'), losses):
+            assert float(compute_loss(gates, 0.5, budget=budget)) == pytest.approx(expected)
+    with pytest.raises(ValueError, match='budget'):
+        compute_loss(patches, 0.5, budget='branch')
+    with pytest.raises(ValueError, match='stacked gates'):
+        compute_loss(patches[0], 0.5)
 
 
 def test_indecision_loss_is_one_at_half_confidence_and_pushes_away_from_it():
@@ -152,11 +190,11 @@ def test_straight_through_gates_are_binary_with_gradients():
     torch.manual_seed(0)
     gates = gumbel_sigmoid_gates(logits, temperature=1.0)
     assert set(gates.detach().unique().tolist()) <= {0.0, 1.0}
-    loss = compute_loss(gates, 0.25)
+    loss = compute_loss(gates[None], 0.25)
     loss.backward()
     assert logits.grad is not None and logits.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='target'):
-        compute_loss(gates, 1.5)
+        compute_loss(gates[None], 1.5)
     with pytest.raises(ValueError, match='temperature'):
         gumbel_sigmoid_gates(logits, 0)
 
@@ -166,7 +204,7 @@ def test_gate_noise_zero_makes_training_decisions_the_test_time_ones():
     torch.manual_seed(0)
     noiseless = gumbel_sigmoid_gates(logits, temperature=0.5, noise=0.0)
     assert torch.equal(noiseless.detach().bool(), hard_gates(logits.detach(), 0.5))
-    compute_loss(noiseless, 0.25).backward()  # the straight-through gradient stays
+    compute_loss(noiseless[None], 0.25).backward()  # the straight-through gradient stays
     assert logits.grad.abs().sum() > 0
     # With the full noise the same confidences open at random: 0.6 opens in
     # about 60% of the draws, never in all of them.
@@ -273,6 +311,29 @@ def test_routed_generator_sparse_equals_masked_and_refresh_runs_everything(arch)
     assert fractions == sorted(fractions, reverse=True)
 
 
+def test_test_share_fixes_the_executed_share_whatever_the_threshold():
+    _, routed = _routed(threshold=0.9, temporal_cue=False)
+    clip = _lr_clip(t=4)
+    with torch.no_grad():
+        routed(clip)
+        by_threshold = routed.executed_fraction()
+        shares = []
+        for share in (0.0, 0.3, 0.6, 1.0):
+            routed.test_share = share  # replaces the threshold
+            routed.record_maps = True
+            routed(clip)
+            shares.append(routed.executed_fraction())
+            for gates in routed.gate_maps.values():  # each frame and branch
+                pairs = gates[0].numel()
+                assert gates.float().mean().item() == pytest.approx(round(share * pairs) / pairs)
+    assert shares == sorted(shares) and shares[0] == 0.0 and shares[-1] == 1.0
+    assert by_threshold < shares[2]  # the confident threshold ran fewer
+    _, configured = _routed(test_share=0.3, temporal_cue=False)
+    with torch.no_grad():
+        configured(clip)
+    assert configured.executed_fraction() == pytest.approx(shares[1])
+
+
 def test_routed_training_forward_gives_every_parameter_a_gradient():
     _, routed = _routed(target=0.25, anneal_iters=10)
     routed.train()
@@ -291,6 +352,21 @@ def test_routed_training_forward_gives_every_parameter_a_gradient():
         changed = not torch.equal(param.grad, before[name])
         assert changed == (name.split('.')[0] in ('backward_router', 'forward_router') and
                            name.split('.')[1] in ('reduce', 'head')), name
+
+
+@pytest.mark.parametrize('budget', ['clip', 'frame', 'unit'])
+def test_routed_compute_loss_holds_the_target_per_budget(budget):
+    _, routed = _routed(target=0.25, budget=budget, temporal_cue=False)
+    routed.train()
+    routed(_lr_clip())
+    gates = torch.stack(routed.train_gates).detach()  # (branch steps, n, units, gh, gw)
+    assert gates.shape[:3] == (6, 1, 2)
+    shares = executed_share(gates, routed._areas, dims=dict(
+        clip=(0, 1, 2, 3, 4), frame=(1, 2, 3, 4), unit=(1, 3, 4))[budget])
+    assert float(routed.compute_loss()) == pytest.approx(float(((shares - 0.25) ** 2).mean()))
+    # The training forward's executed shares, by branch, average to the whole.
+    assert routed.executed_fraction() == pytest.approx(
+        (routed.executed_fraction('backward') + routed.executed_fraction('forward')) / 2)
 
 
 def test_dense_interval_steps_run_every_block_and_train_only_the_backbone():
@@ -545,6 +621,11 @@ def test_routing_keys_are_checked():
     for bad in (-0.1, 1.5, True):
         with pytest.raises(ValueError, match='min_noise'):
             RoutedBasicVSRNet(8, 2, routing=dict(min_noise=bad))
+    with pytest.raises(ValueError, match='routing.budget'):
+        RoutedBasicVSRNet(8, 2, routing=dict(budget='branch'))
+    for bad in (-0.1, 1.5, True, '0.5'):
+        with pytest.raises(ValueError, match='test_share'):
+            RoutedBasicVSRNet(8, 2, routing=dict(test_share=bad))
     for bad in (-0.1, True, '0'):
         with pytest.raises(ValueError, match='static_tolerance'):
             RoutedBasicVSRNet(8, 2, routing=dict(static_tolerance=bad))

@@ -3,6 +3,7 @@ import json
 import re
 import sys
 
+import pytest
 import torch
 
 from conftest import REPO, SMALL, run_tool, train
@@ -31,17 +32,24 @@ def test_phase1_trains_only_the_estimators_then_the_report_runs(demo_data, tmp_p
     assert not torch.equal(first[router], state[router])
     out = tmp_path / 'report'
     proc = run_tool([sys.executable, 'tools/route_report.py', PHASE1, str(work / 'iter_2.pth'),
-                     '--thresholds', '0.3', '0.9', '--repeats', '1', '--out', str(out),
+                     '--thresholds', '0.3', '0.9', '--shares', '0.25', '--repeats', '1',
+                     '--out', str(out),
                      '--replay-width', '8', '2',
                      '--cfg-options', *ROUTED_SMALL], demo_data)
-    assert '| threshold |' in proc.stdout
+    assert '| rule |' in proc.stdout and '| share 0.25 |' in proc.stdout
     rows = json.load(open(out / 'report.json'))['rows']
-    assert {r['threshold'] for r in rows} == {None, 0.3, 0.9}
+    assert {r['rule'] for r in rows} == {'dense', '0.3', '0.9', 'share 0.25'}
     for clip in {r['clip'] for r in rows}:
-        low, high = (next(r for r in rows if r['clip'] == clip and r['threshold'] == t)
-                     for t in (0.3, 0.9))
+        low, high, share = (next(r for r in rows if r['clip'] == clip and r['rule'] == rule)
+                            for rule in ('0.3', '0.9', 'share 0.25'))
         assert low['executed'] >= high['executed']
-    assert all(r['wide_speedup'] > 0 for r in rows if r['threshold'] is not None)
+        # Each branch's first frame runs every block (no temporal cue yet);
+        # the others run a quarter of their pairs (patches weighted by pixels).
+        assert share['share'] == 0.25 and 0.2 < share['executed'] < 0.5
+        for row in (low, high, share):  # the two branches average to the whole
+            assert row['executed'] == pytest.approx(
+                (row['executed_backward'] + row['executed_forward']) / 2)
+    assert all(r['wide_speedup'] > 0 for r in rows if r['rule'] != 'dense')
     assert (out / 'patch_map.png').stat().st_size > 1000
 
 
@@ -96,7 +104,7 @@ def test_routing_on_a_pruned_model_trains_and_reports(demo_data, tmp_path):
                      '--repeats', '0', '--out', str(out), '--cfg-options', *opts], demo_data)
     assert 'no replay at another width for a pruned generator' in proc.stdout
     rows = json.load(open(out / 'report.json'))['rows']
-    assert {r['threshold'] for r in rows} == {None, 0.5}
+    assert {r['rule'] for r in rows} == {'dense', '0.5'}
     assert all(0 <= r['executed'] <= 1 and 0 <= r['reconstructed'] <= 1 for r in rows)
     # --repeats 0: quality only, nothing timed
     assert all('ms_per_frame' not in r and 'speedup' not in r for r in rows)

@@ -4,9 +4,12 @@
         --out work_dirs/route_report
 
 CONFIG is a routed config (``RoutedBasicVSRNet``/``RoutedIconVSRNet``) and
-CHECKPOINT its trained weights. For each test-time threshold it runs the generator on every
+CHECKPOINT its trained weights. For each test-time threshold (and each
+``--shares`` fraction: the most confident share of each frame's pairs runs,
+``routing.test_share``) it runs the generator on every
 validation clip (LR frames as the model sees them), and reports per clip the
-share of (block, patch) pairs that ran, the share of output pixels
+share of (block, patch) pairs that ran (and per branch: an estimator can
+meet its target by closing one branch, and no patch decision is left), the share of output pixels
 reconstructed (below 1 with ``routing.static_output``), the latency per frame against the
 dense ``BasicVSRNet`` (dense and routed run alternately, ``--repeats`` pairs
 after one warm-up; the speed-up is the median of the pairs' ratios), and
@@ -20,7 +23,7 @@ random weights) dense and replaying the same decisions, one per unit and
 patch, each unit covering the same share of the wider model's blocks.
 It writes ``report.md``/``report.json`` and ``patch_map.png``: one frame of
 ``--clip`` next to a map of how many residual blocks ran in each patch (both
-branches) at the first threshold. Run it alone on the machine: it times.
+branches) at the first rule. Run it alone on the machine: it times.
 A routed pruned generator (``RoutedPrunedBasicVSRNet``, skip routing on top of
 SSL) is compared with its ``PrunedBasicVSRNet`` (``--dense`` its weights); it
 has no replay at another width (that would need a channel spec of that width).
@@ -75,7 +78,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
-    parser.add_argument('--thresholds', type=float, nargs='+', default=[0.5])
+    parser.add_argument('--thresholds', type=float, nargs='*', default=[0.5])
+    parser.add_argument('--shares', type=float, nargs='+', default=[],
+                        help='also decide by share: per routed frame and branch, this '
+                        'fraction of the (unit, patch) pairs runs, the most confident')
     parser.add_argument('--repeats', type=int, default=3,
                         help='timed pairs per row after a warm-up; 0: quality only (one '
                         'forward per clip and threshold, no timing, no replay)')
@@ -95,6 +101,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if any(not 0 <= t <= 1 for t in args.thresholds):
         parser.error('--thresholds: expected confidences in [0, 1]')
+    if any(not 0 <= s <= 1 for s in args.shares):
+        parser.error('--shares: expected fractions in [0, 1]')
+    # Test-time rules in order: (label, threshold, share); a share replaces
+    # the threshold.
+    rules = [(f'{t:g}', t, None) for t in args.thresholds] + \
+        [(f'share {s:g}', 0.5, s) for s in args.shares]
+    if not rules:
+        parser.error('no test-time rule: give --thresholds and/or --shares')
     if args.repeats < 0:
         parser.error(f'--repeats: expected 0 (quality only) or more timed pairs, '
                      f'got {args.repeats}')
@@ -162,11 +176,12 @@ def main(argv=None):
     rows, dense_ms = [], {}
     with torch.inference_mode():
         for key, lrs, gt in clips:
-            rows.append(dict(clip=key, threshold=None, executed=1.0, reconstructed=1.0,
+            rows.append(dict(clip=key, rule='dense', threshold=None, share=None, executed=1.0,
+                             executed_backward=1.0, executed_forward=1.0, reconstructed=1.0,
                              psnr=scores(dense(lrs), gt)))
             dense_ms[key] = []
-    for threshold in args.thresholds:
-        routed.threshold = threshold
+    for label, threshold, share in rules:
+        routed.threshold, routed.test_share = threshold, share
         for key, lrs, gt in clips:
             timing = {}
             if args.repeats:
@@ -177,7 +192,10 @@ def main(argv=None):
             else:
                 with torch.inference_mode():
                     out = routed(lrs)
-            row = dict(clip=key, threshold=threshold, executed=routed.executed_fraction(),
+            row = dict(clip=key, rule=label, threshold=threshold, share=share,
+                       executed=routed.executed_fraction(),
+                       executed_backward=routed.executed_fraction('backward'),
+                       executed_forward=routed.executed_fraction('forward'),
                        reconstructed=routed.reconstructed_fraction(),
                        psnr=scores(out, gt), **timing)
             if replay is not None:
@@ -195,23 +213,23 @@ def main(argv=None):
                            wide_speedup=speedup)
             rows.append(row)
     for row in rows:  # the dense model's median over its pairs
-        if row['threshold'] is None and dense_ms[row['clip']]:
+        if row['rule'] == 'dense' and dense_ms[row['clip']]:
             row['ms_per_frame'] = statistics.median(dense_ms[row['clip']])
-    dense_by_clip = {r['clip']: r for r in rows if r['threshold'] is None}
+    dense_by_clip = {r['clip']: r for r in rows if r['rule'] == 'dense'}
     wide = f'{args.replay_width[0]}x{args.replay_width[1]}'
     lines = [f'Machine: {machine()}. Checkpoint: {args.checkpoint}. Dense rows: '
              f"{args.dense or 'its backbone with every block running'}.", '',
-             '| threshold | clip | executed | output rebuilt | ms/frame | speed-up vs dense | PSNR '
+             '| rule | clip | executed (backward, forward branch) | output rebuilt | ms/frame | speed-up vs dense | PSNR '
              f'| vs dense | {wide} replaying the decisions: ms/frame dense, routed, speed-up |',
              '|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         base = dense_by_clip[row['clip']]
-        label = 'dense' if row['threshold'] is None else f"{row['threshold']:g}"
         replayed = (f"{row['wide_ms_dense']:.1f}, {row['wide_ms_routed']:.1f}, "
                     f"{row['wide_speedup']:.2f}x") if 'wide_speedup' in row else '-'
         timed = (f"{row['ms_per_frame']:.1f} | {row.get('speedup', 1.0):.2f}x"
                  if 'ms_per_frame' in row else '- | -')
-        lines.append(f"| {label} | {row['clip']} | {row['executed']:.3f} | "
+        lines.append(f"| {row['rule']} | {row['clip']} | {row['executed']:.3f} "
+                     f"({row['executed_backward']:.2f}, {row['executed_forward']:.2f}) | "
                      f"{row['reconstructed']:.3f} | {timed} | "
                      f"{row['psnr']:.3f} | {row['psnr'] - base['psnr']:+.3f} | {replayed} |")
     os.makedirs(args.out, exist_ok=True)
@@ -223,12 +241,13 @@ def main(argv=None):
         json.dump(dict(config=args.config, checkpoint=args.checkpoint, dense=args.dense,
                        rows=rows), f, indent=1)
 
-    # The patch map of one frame at the first threshold.
+    # The patch map of one frame at the first rule.
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     key, lrs, gt = clips[args.clip]
-    routed.threshold, routed.record_maps = args.thresholds[0], True
+    label, routed.threshold, routed.test_share = rules[0]
+    routed.record_maps = True
     with torch.inference_mode():
         routed(lrs)
     t = lrs.size(1) // 2
@@ -241,8 +260,9 @@ def main(argv=None):
     image = axes[1].imshow(counts, cmap='viridis', vmin=0, vmax=2 * routed.num_blocks,
                            interpolation='nearest')
     axes[1].set_title(f'residual blocks run per {routed.routing["patch"]}px LR patch, both '
-                      f'branches (of {2 * routed.num_blocks}), threshold '
-                      f'{args.thresholds[0]:g}', fontsize=9)
+                      f'branches (of {2 * routed.num_blocks}), '
+                      f"{label if routed.test_share is not None else 'threshold ' + label}",
+                      fontsize=9)
     fig.colorbar(image, ax=axes[1], fraction=0.04)
     for ax in axes:
         ax.axis('off')

@@ -29,9 +29,10 @@ from ..nets.recurrence import bilinear_base
 from ..pruning import basicvsr as roles
 from ..routing.config import dense_generator_cfg
 from ..routing.blocks import ROUTING_MODES, reuse_where_closed, routed_residual_blocks
-from ..routing.gates import (ConfidenceEstimator, compute_loss, executed_share, indecision_loss,
-                             gumbel_sigmoid_gates, hard_gates, oracle_labels, oracle_loss,
-                             patch_errors, static_patches, temporal_cue)
+from ..routing.gates import (BUDGET_DIMS, ConfidenceEstimator, compute_loss, executed_share,
+                             gumbel_sigmoid_gates, hard_gates, indecision_loss, oracle_labels,
+                             oracle_loss, patch_errors, share_gates, static_patches,
+                             temporal_cue)
 from ..routing.outputs import RECONSTRUCT_HALO, changed_box, reconstruct_box
 from ..routing.patches import expand_patch_mask, patch_areas
 from .distillation import TeacherDistillation
@@ -55,8 +56,16 @@ __all__ = ['ROUTING_DEFAULTS', 'dense_generator_cfg', 'RoutedBasicVSRNet', 'Rout
 #: decisions become the test-time ones at threshold 0.5, so the compute loss
 #: cannot be met by undecided confidences that open at random
 #: (:func:`~vsr_multigrid.routing.gates.gumbel_sigmoid_gates`);
+#: ``budget``: where the compute loss holds ``target``: ``'clip'`` (the
+#: whole forward's share), ``'frame'`` (each frame of each branch) or
+#: ``'unit'`` (each unit there); with ``'clip'`` the estimators can meet it
+#: by closing one branch (:data:`~vsr_multigrid.routing.gates.BUDGET_DIMS`);
 #: ``threshold``: test-time confidence needed to run a block (the speed /
-#: quality knob); ``refresh_interval``: every k-th frame (0: never) runs all
+#: quality knob); ``test_share``: None, or a fraction that replaces the
+#: threshold at test time: in each routed frame and branch the most confident
+#: ``test_share`` of the (unit, patch) pairs run, so the cost is fixed even
+#: where the confidences spread differently than on the training crops
+#: (:func:`~vsr_multigrid.routing.gates.share_gates`); ``refresh_interval``: every k-th frame (0: never) runs all
 #: blocks everywhere, so skip errors cannot build up in the hidden state;
 #: ``hidden``: estimator width; ``inference``: ``'sparse'`` (gathered
 #: patches: real speed) or ``'masked'`` (whole frames, for checking);
@@ -89,9 +98,9 @@ __all__ = ['ROUTING_DEFAULTS', 'dense_generator_cfg', 'RoutedBasicVSRNet', 'Rout
 #: bilinear skip path is still this frame's), see :mod:`vsr_multigrid.routing.outputs`.
 ROUTING_DEFAULTS = dict(patch=16, units=None, target=0.5, temperature=1.0,
                         min_temperature=0.1, min_noise=1.0, open_bias=3.0, anneal_iters=1000,
-                        threshold=0.5, refresh_interval=0, dense_interval=0, hidden=16,
-                        inference='sparse', temporal_cue=True, reuse=False,
-                        static_tolerance=None, static_output=True)
+                        budget='clip', threshold=0.5, test_share=None, refresh_interval=0,
+                        dense_interval=0, hidden=16, inference='sparse', temporal_cue=True,
+                        reuse=False, static_tolerance=None, static_output=True)
 
 
 def _check_routing(cfg, num_blocks: int) -> dict:
@@ -116,6 +125,11 @@ def _check_routing(cfg, num_blocks: int) -> dict:
         if not isinstance(cfg[key], (int, float)) or not 0 <= cfg[key] <= 1:
             raise ValueError(f'model.generator.routing.{key}: expected a number in [0, 1], '
                              f'got {cfg[key]!r}')
+    share = cfg['test_share']
+    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
+                              or not 0 <= share <= 1):
+        raise ValueError(f'model.generator.routing.test_share: expected None (the threshold '
+                         f'decides) or a fraction in [0, 1], got {share!r}')
     if not 0 < cfg['min_temperature'] <= cfg['temperature']:
         raise ValueError('model.generator.routing: expected 0 < min_temperature <= '
                          f"temperature, got {cfg['min_temperature']!r} and "
@@ -136,6 +150,9 @@ def _check_routing(cfg, num_blocks: int) -> dict:
                                   not isinstance(tolerance, (int, float)) or tolerance < 0):
         raise ValueError(f'model.generator.routing.static_tolerance: expected None (off) or a '
                          f'number >= 0 (LR pixel change, 0-1 scale), got {tolerance!r}')
+    if cfg['budget'] not in BUDGET_DIMS:
+        raise ValueError(f"model.generator.routing.budget: expected one of "
+                         f"{tuple(BUDGET_DIMS)}, got {cfg['budget']!r}")
     if cfg['inference'] not in ROUTING_MODES:
         raise ValueError(f"model.generator.routing.inference: expected one of "
                          f"{ROUTING_MODES}, got {cfg['inference']!r}")
@@ -163,9 +180,13 @@ class _Routed:
                 cue_channels=int(self.routing['temporal_cue'])))
         # Training forwards seen (the temperature schedule); checkpointed.
         self.register_buffer('route_iter', torch.zeros((), dtype=torch.long))
+        # The test-time rule (settable, as the report tools do): a share of
+        # the pairs when test_share is set, else the threshold.
         self.threshold = float(self.routing['threshold'])
-        # (executed share, weight) per branch step of the last forward; the
-        # share weights each patch by its pixels (executed_share). And per
+        self.test_share = self.routing['test_share']
+        # (branch, executed share, weight) per branch step of the last
+        # forward; the share weights each patch by its pixels
+        # (executed_share). And per
         # frame the share of output pixels reconstructed (static_output).
         self.executed, self.reconstructed = [], []
         self._areas = None  # pixels per patch of the last forward's frames
@@ -196,11 +217,13 @@ class _Routed:
         """Scale of the training gates' logistic noise (1 -> ``min_noise``)."""
         return 1.0 + self._anneal_progress() * (self.routing['min_noise'] - 1.0)
 
-    def executed_fraction(self) -> float:
+    def executed_fraction(self, branch: str = None) -> float:
         """Share of (block, pixel) pairs the last forward ran (a partial
-        patch at the frame's edge counts by its pixels)."""
-        total = sum(w for _, w in self.executed)
-        return sum(float(f) * w for f, w in self.executed) / total if total else 1.0
+        patch at the frame's edge counts by its pixels), in both branches or
+        in ``branch`` ('backward' or 'forward') alone."""
+        steps = [(f, w) for b, f, w in self.executed if branch in (None, b)]
+        total = sum(w for _, w in steps)
+        return sum(float(f) * w for f, w in steps) / total if total else 1.0
 
     def reconstructed_fraction(self) -> float:
         """Share of output pixels the last forward reconstructed (below 1
@@ -245,6 +268,8 @@ class _Routed:
                     # Scored again by indecision_loss, only when it is asked
                     # for: detached, so that loss trains the estimator only.
                     self.train_pools.append((router, pooled.detach(), t))
+                elif self.test_share is not None:
+                    gates = share_gates(logits, self.test_share)
                 else:
                     gates = hard_gates(logits, self.threshold)
             static = None
@@ -263,7 +288,7 @@ class _Routed:
                 self.gate_maps[(branch, t)] = None if gates is None else gates.detach().bool()
             if gates is not None and self._areas is None:
                 self._areas = patch_areas(*feat.shape[2:], cfg['patch'], feat.device)
-            self.executed.append((1.0 if gates is None else
+            self.executed.append((branch, 1.0 if gates is None else
                                   executed_share(gates.detach(), self._areas), lr.size(0)))
             feat = routed_residual_blocks(convs, branch, self.num_blocks, feat, gates,
                                           cfg['patch'], mode)
@@ -328,12 +353,13 @@ class _Routed:
         return ~(forward & backward)
 
     def compute_loss(self) -> torch.Tensor:
-        """The last training forward's ``(executed - target)^2`` (refreshed
-        frames and dense steps excluded: they are not the estimator's choice)."""
+        """The last training forward's ``(executed - target)^2``, per
+        ``budget`` (refreshed frames and dense steps excluded: they are not the
+        estimator's choice)."""
         if not self.train_gates:
             return next(self.parameters()).new_zeros(())
         return compute_loss(torch.stack(self.train_gates), self.routing['target'],
-                            self._areas)
+                            self._areas, self.routing['budget'])
 
     def indecision_loss(self) -> torch.Tensor:
         """The last training forward's mean ``4 p (1 - p)`` of the estimators'

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ['ConfidenceEstimator', 'temporal_cue', 'static_patches', 'gumbel_sigmoid_gates',
-           'hard_gates', 'executed_share', 'compute_loss', 'indecision_loss',
+           'hard_gates', 'share_gates', 'executed_share', 'BUDGET_DIMS', 'compute_loss', 'indecision_loss',
            'patch_errors', 'oracle_labels', 'oracle_loss']
 
 
@@ -134,25 +134,68 @@ def hard_gates(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     return logits > torch.logit(torch.tensor(float(threshold), dtype=torch.float64)).item()
 
 
-def executed_share(gates: torch.Tensor, areas: torch.Tensor = None) -> torch.Tensor:
+def share_gates(logits: torch.Tensor, share: float) -> torch.Tensor:
+    """Inference decisions at a fixed share: per sample, the ``round(share *
+    k)`` most confident of its ``k`` (unit, patch) pairs run, whatever their
+    confidences (the threshold's alternative).
+
+    An estimator's confidences can spread differently on new clips than on
+    its training crops, so one threshold may run 0.65 of the blocks where
+    training met 0.5 (``docs/BENCHMARKS.md``, bench21-s1); ranking within
+    the frame keeps its order and fixes the cost. Patches count alike here;
+    a partial one at the frame's edge costs less, so the share of work run
+    (:func:`executed_share`) can differ slightly."""
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ValueError(f'gate share: expected a fraction in [0, 1], got {share!r}')
+    flat = logits.flatten(1)
+    keep = round(share * flat.size(1))
+    gates = torch.zeros_like(flat, dtype=torch.bool)
+    if keep:
+        gates.scatter_(1, flat.topk(keep, dim=1).indices, True)
+    return gates.view_as(logits)
+
+
+def executed_share(gates: torch.Tensor, areas: torch.Tensor = None,
+                   dims: tuple = None) -> torch.Tensor:
     """Share of (block, pixel) pairs run: the gates ``(..., gh, gw)`` averaged
-    with each patch weighted by its pixels (:func:`~vsr_multigrid.routing.patches.patch_areas`; None: equal
+    over ``dims`` (None: all) with each patch weighted by its pixels
+    (:func:`~vsr_multigrid.routing.patches.patch_areas`; None: equal
     weights). A partial patch at the frame's edge costs less work, and
     counting it as a whole one would overstate what skipping it saves."""
     gates = gates.float()
-    if areas is None:
-        return gates.mean()
-    weights = areas.to(gates).expand_as(gates)
-    return (gates * weights).sum() / weights.sum()
+    weights = torch.ones_like(gates) if areas is None else areas.to(gates).expand_as(gates)
+    dims = tuple(range(gates.dim())) if dims is None else dims
+    return (gates * weights).sum(dims) / weights.sum(dims)
 
 
-def compute_loss(gates: torch.Tensor, target: float, areas: torch.Tensor = None) -> torch.Tensor:
-    """``(executed share - target)^2`` over all patches and units
-    (:func:`executed_share`)."""
+#: Where the compute loss holds the target, as the dims of the stacked
+#: training gates ``(branch steps, n, units, gh, gw)`` that one share
+#: averages: ``'clip'``, the whole forward; ``'frame'``, each branch step
+#: (a frame of one branch); ``'unit'``, each unit in each branch step.
+BUDGET_DIMS = dict(clip=(0, 1, 2, 3, 4), frame=(1, 2, 3, 4), unit=(1, 3, 4))
+
+
+def compute_loss(gates: torch.Tensor, target: float, areas: torch.Tensor = None,
+                 budget: str = 'clip') -> torch.Tensor:
+    """Mean ``(executed share - target)^2`` of each share that ``budget``
+    holds (:data:`BUDGET_DIMS`, :func:`executed_share`), for stacked gates
+    ``(branch steps, n, units, gh, gw)``.
+
+    With ``'clip'`` the target can be met without deciding per patch: the
+    estimators of our runs closed one branch's blocks almost everywhere and
+    kept the other's (``docs/BENCHMARKS.md``, stop 26). ``'frame'`` and
+    ``'unit'`` leave only the choice of patches (and, for ``'frame'``, of
+    blocks within a frame), as DynConv's per-layer budget does."""
     if not 0 <= target <= 1:
         raise ValueError(f'routing target: expected an executed fraction in [0, 1], '
                          f'got {target!r}')
-    return (executed_share(gates, areas) - target) ** 2
+    if budget not in BUDGET_DIMS:
+        raise ValueError(f'routing budget: expected one of {tuple(BUDGET_DIMS)}, '
+                         f'got {budget!r}')
+    if gates.dim() != 5:
+        raise ValueError(f'compute loss: expected stacked gates (branch steps, n, units, gh, '
+                         f'gw), got shape {tuple(gates.shape)}')
+    return ((executed_share(gates, areas, BUDGET_DIMS[budget]) - target) ** 2).mean()
 
 
 def indecision_loss(logits: torch.Tensor, areas: torch.Tensor = None) -> torch.Tensor:
