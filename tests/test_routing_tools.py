@@ -50,7 +50,30 @@ def test_phase1_trains_only_the_estimators_then_the_report_runs(demo_data, tmp_p
             assert row['executed'] == pytest.approx(
                 (row['executed_backward'] + row['executed_forward']) / 2)
     assert all(r['wide_speedup'] > 0 for r in rows if r['rule'] != 'dense')
+    assert 'Where the blocks run at 0.3' in proc.stdout
+    where = json.load(open(out / 'report.json'))['where']
+    assert set(where) == {r['clip'] for r in rows}
+    for branches in where.values():
+        assert set(branches) == {'backward', 'forward'}
+        assert all(0 <= info['split'] <= 1 and all(0 <= x <= 1 for x in info['unit_shares'])
+                   for info in branches.values())
     assert (out / 'patch_map.png').stat().st_size > 1000
+
+
+def test_where_blocks_run_tells_a_closed_branch_from_split_patches():
+    from types import SimpleNamespace
+
+    from route_report import where_blocks_run
+    frames, ones, zeros = 3, torch.ones(1, 2, 2, 3, dtype=torch.bool), \
+        torch.zeros(1, 2, 2, 3, dtype=torch.bool)
+    half = zeros.clone()
+    half[:, 0, 0] = True  # unit 0 runs one row of patches, unit 1 none
+    maps = {('backward', t): ones for t in range(frames)}
+    maps.update({('forward', 0): None, ('forward', 1): zeros, ('forward', 2): half})
+    where = where_blocks_run(SimpleNamespace(gate_maps=maps), frames)
+    assert where['backward'] == dict(unit_shares=[1.0, 1.0], split=0.0, frames=3)
+    # The forward branch's first frame ran every block: left out.
+    assert where['forward'] == dict(unit_shares=[0.25, 0.0], split=0.25, frames=2)
 
 
 def test_phase1_two_processes(demo_data, tmp_path):

@@ -21,6 +21,10 @@ Since at tiny widths the residual blocks are a few percent of the cost, it
 also times a generator of ``--replay-width`` (MMagic's 64 x 30 by default,
 random weights) dense and replaying the same decisions, one per unit and
 patch, each unit covering the same share of the wider model's blocks.
+At the first rule it also says where the blocks run, per clip and branch:
+each unit's share of the patches, and how many (frame, unit) decisions
+split a frame (:func:`where_blocks_run`; none: it decides by frame or
+branch, not by patch).
 It writes ``report.md``/``report.json`` and ``patch_map.png``: one frame of
 ``--clip`` next to a map of how many residual blocks ran in each patch (both
 branches) at the first rule. Run it alone on the machine: it times.
@@ -55,6 +59,28 @@ def blocks_ran_map(net, t: int):
         counts = (gates[0].float().cpu().numpy() * per_unit[:, None, None]).sum(0)
         total = counts if total is None else total + counts
     return total
+
+
+def where_blocks_run(net, num_frames: int) -> dict:
+    """Per branch, from the last forward's recorded decisions: each unit's
+    share of patches run, averaged over the routed frames, and ``split``,
+    the share of (frame, unit) decisions that run some but not all of the
+    frame's patches (0: the estimator decides per frame or branch, not per
+    patch). Frames that ran every block (a branch's first, refreshes) are
+    left out."""
+    import torch
+    where = {}
+    for branch in ('backward', 'forward'):
+        maps = [net.gate_maps.get((branch, t)) for t in range(num_frames)]
+        maps = [m[0].float() for m in maps if m is not None]
+        if not maps:
+            where[branch] = dict(unit_shares=[1.0], split=0.0, frames=0)
+            continue
+        per = torch.stack(maps).mean((2, 3))  # (frames, units)
+        where[branch] = dict(unit_shares=[round(float(x), 3) for x in per.mean(0)],
+                             split=float(((per > 0) & (per < 1)).float().mean()),
+                             frames=len(maps))
+    return where
 
 
 def replay_pair(gen_cfg, units: int, width):
@@ -232,6 +258,23 @@ def main(argv=None):
                      f"({row['executed_backward']:.2f}, {row['executed_forward']:.2f}) | "
                      f"{row['reconstructed']:.3f} | {timed} | "
                      f"{row['psnr']:.3f} | {row['psnr'] - base['psnr']:+.3f} | {replayed} |")
+    # Where the blocks run, at the first rule.
+    label, routed.threshold, routed.test_share = rules[0]
+    where = {}
+    routed.record_maps = True
+    for key, lrs, _ in clips:
+        with torch.inference_mode():
+            routed(lrs)
+        where[key] = where_blocks_run(routed, lrs.size(1))
+    routed.record_maps = False
+    lines += ['', f'Where the blocks run at {label}: each unit\'s share of the patches '
+              '(mean over routed frames); split: the share of (frame, unit) decisions that '
+              'run some but not all of the frame\'s patches.', '',
+              '| clip | branch | units\' shares | split |', '|---|---|---|---|']
+    for key, branches in where.items():
+        for branch, info in branches.items():
+            shares = ', '.join(f'{x:.2f}' for x in info['unit_shares'])
+            lines.append(f"| {key} | {branch} | {shares} | {info['split']:.2f} |")
     os.makedirs(args.out, exist_ok=True)
     text = '\n'.join(lines)
     print(text)
@@ -239,14 +282,13 @@ def main(argv=None):
         f.write(text + '\n')
     with open(osp.join(args.out, 'report.json'), 'w') as f:
         json.dump(dict(config=args.config, checkpoint=args.checkpoint, dense=args.dense,
-                       rows=rows), f, indent=1)
+                       rows=rows, where=where), f, indent=1)
 
     # The patch map of one frame at the first rule.
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     key, lrs, gt = clips[args.clip]
-    label, routed.threshold, routed.test_share = rules[0]
     routed.record_maps = True
     with torch.inference_mode():
         routed(lrs)
