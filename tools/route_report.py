@@ -9,8 +9,9 @@ CHECKPOINT its trained weights. For each test-time threshold (and each
 ``routing.test_share``) it runs the generator on every
 validation clip (LR frames as the model sees them), and reports per clip the
 share of (block, patch) pairs that ran (and per branch: an estimator can
-meet its target by closing one branch, and no patch decision is left), the share of output pixels
-reconstructed (below 1 with ``routing.static_output``), the latency per frame against the
+meet its target by closing one branch, and no patch decision is left), the
+share of output pixels reconstructed (below 1 with ``routing.static_output``),
+the latency per frame against the
 dense ``BasicVSRNet`` (dense and routed run alternately, ``--repeats`` pairs
 after one warm-up; the speed-up is the median of the pairs' ratios), and
 PSNR (RGB, whole frames, MMagic's ``psnr``) for both. The dense rows use
@@ -245,7 +246,8 @@ def main(argv=None):
     wide = f'{args.replay_width[0]}x{args.replay_width[1]}'
     lines = [f'Machine: {machine()}. Checkpoint: {args.checkpoint}. Dense rows: '
              f"{args.dense or 'its backbone with every block running'}.", '',
-             '| rule | clip | executed (backward, forward branch) | output rebuilt | ms/frame | speed-up vs dense | PSNR '
+             '| rule | clip | executed (backward, forward branch) | output rebuilt | ms/frame '
+             '| speed-up vs dense | PSNR '
              f'| vs dense | {wide} replaying the decisions: ms/frame dense, routed, speed-up |',
              '|---|---|---|---|---|---|---|---|---|']
     for row in rows:

@@ -65,8 +65,9 @@ __all__ = ['ROUTING_DEFAULTS', 'dense_generator_cfg', 'RoutedBasicVSRNet', 'Rout
 #: threshold at test time: in each routed frame and branch the most confident
 #: ``test_share`` of the (unit, patch) pairs run, so the cost is fixed even
 #: where the confidences spread differently than on the training crops
-#: (:func:`~vsr_multigrid.routing.gates.share_gates`); ``refresh_interval``: every k-th frame (0: never) runs all
-#: blocks everywhere, so skip errors cannot build up in the hidden state;
+#: (:func:`~vsr_multigrid.routing.gates.share_gates`);
+#: ``refresh_interval``: every k-th frame (0: never) runs all blocks
+#: everywhere, so skip errors cannot build up in the hidden state;
 #: ``hidden``: estimator width; ``inference``: ``'sparse'`` (gathered
 #: patches: real speed) or ``'masked'`` (whole frames, for checking);
 #: ``temporal_cue``: the estimator also reads how much the LR frame differs
@@ -186,8 +187,8 @@ class _Routed:
         self.test_share = self.routing['test_share']
         # (branch, executed share, weight) per branch step of the last
         # forward; the share weights each patch by its pixels
-        # (executed_share). And per
-        # frame the share of output pixels reconstructed (static_output).
+        # (executed_share). And per frame the share of output pixels
+        # reconstructed (static_output).
         self.executed, self.reconstructed = [], []
         self._areas = None  # pixels per patch of the last forward's frames
         # When True, the last forward's decisions are kept per branch and

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ['ConfidenceEstimator', 'temporal_cue', 'static_patches', 'gumbel_sigmoid_gates',
-           'hard_gates', 'share_gates', 'executed_share', 'BUDGET_DIMS', 'compute_loss', 'indecision_loss',
-           'patch_errors', 'oracle_labels', 'oracle_loss']
+           'hard_gates', 'share_gates', 'executed_share', 'BUDGET_DIMS', 'compute_loss',
+           'indecision_loss', 'patch_errors', 'oracle_labels', 'oracle_loss']
 
 
 class ConfidenceEstimator(nn.Module):
