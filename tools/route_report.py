@@ -192,6 +192,10 @@ def main(argv=None):
         key = str(dataset.get_data_info(index).get('key', index))
         clips.append((key, sample['inputs'].float().unsqueeze(0).to(args.device) / 255.0, gt))
 
+    if not 0 <= args.clip < len(clips):
+        raise SystemExit(f'--clip {args.clip}: the validation set has {len(clips)} clip(s), '
+                         f'expected an index from 0 to {len(clips) - 1}')
+
     def scores(out, gt):
         frames = out[0].clamp(0, 1).mul(255).cpu().numpy().transpose(0, 2, 3, 1)
         return float(np.mean([psnr(g, f) for f, g in zip(frames, gt)]))
@@ -260,14 +264,18 @@ def main(argv=None):
                      f"({row['executed_backward']:.2f}, {row['executed_forward']:.2f}) | "
                      f"{row['reconstructed']:.3f} | {timed} | "
                      f"{row['psnr']:.3f} | {row['psnr'] - base['psnr']:+.3f} | {replayed} |")
-    # Where the blocks run, at the first rule.
+    # Where the blocks run, at the first rule (and the patch map's counts,
+    # from the same forward of its clip).
     label, routed.threshold, routed.test_share = rules[0]
     where = {}
     routed.record_maps = True
-    for key, lrs, _ in clips:
+    for index, (key, lrs, _) in enumerate(clips):
         with torch.inference_mode():
             routed(lrs)
         where[key] = where_blocks_run(routed, lrs.size(1))
+        if index == args.clip:
+            map_frame = lrs.size(1) // 2
+            counts = blocks_ran_map(routed, map_frame)
     routed.record_maps = False
     lines += ['', f'Where the blocks run at {label}: each unit\'s share of the patches '
               '(mean over routed frames); split: the share of (frame, unit) decisions that '
@@ -290,12 +298,8 @@ def main(argv=None):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    key, lrs, gt = clips[args.clip]
-    routed.record_maps = True
-    with torch.inference_mode():
-        routed(lrs)
-    t = lrs.size(1) // 2
-    counts = blocks_ran_map(routed, t)
+    key, _, gt = clips[args.clip]
+    t = map_frame
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     axes[0].imshow(gt[t].astype(np.uint8))
     axes[0].set_title(f'clip {key}, frame {t} (ground truth)', fontsize=9)
