@@ -134,6 +134,17 @@ def hard_gates(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     return logits > torch.logit(torch.tensor(float(threshold), dtype=torch.float64)).item()
 
 
+def top_share(scores: torch.Tensor, share: float) -> torch.Tensor:
+    """Bool mask of the ``round(share * k)`` largest of each row's ``k``
+    scores (rows: the first dim; the rest flattened)."""
+    flat = scores.flatten(1)
+    keep = round(share * flat.size(1))
+    mask = torch.zeros_like(flat, dtype=torch.bool)
+    if keep:
+        mask.scatter_(1, flat.topk(keep, dim=1).indices, True)
+    return mask.view_as(scores)
+
+
 def share_gates(logits: torch.Tensor, share: float) -> torch.Tensor:
     """Inference decisions at a fixed share: per sample, the ``round(share *
     k)`` most confident of its ``k`` (unit, patch) pairs run, whatever their
@@ -147,12 +158,7 @@ def share_gates(logits: torch.Tensor, share: float) -> torch.Tensor:
     (:func:`executed_share`) can differ slightly."""
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
         raise ValueError(f'gate share: expected a fraction in [0, 1], got {share!r}')
-    flat = logits.flatten(1)
-    keep = round(share * flat.size(1))
-    gates = torch.zeros_like(flat, dtype=torch.bool)
-    if keep:
-        gates.scatter_(1, flat.topk(keep, dim=1).indices, True)
-    return gates.view_as(logits)
+    return top_share(logits, share)
 
 
 def executed_share(gates: torch.Tensor, areas: torch.Tensor = None,
@@ -247,12 +253,7 @@ def oracle_labels(gains: torch.Tensor, share: float) -> torch.Tensor:
     """
     if not 0 <= share <= 1:
         raise ValueError(f'oracle share: expected a fraction in [0, 1], got {share!r}')
-    flat = gains.flatten(1)
-    keep = round(share * flat.size(1))
-    labels = torch.zeros_like(flat)
-    if keep:
-        labels.scatter_(1, flat.topk(keep, dim=1).indices, 1.0)
-    return labels.view_as(gains)
+    return top_share(gains, share).to(gains.dtype)
 
 
 def oracle_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
