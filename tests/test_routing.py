@@ -599,6 +599,15 @@ def test_temporal_cue_and_the_warped_previous_frame():
         estimator(feat)
 
 
+def test_routing_keys_are_completed_and_checked_by_the_plain_torch_core():
+    from vsr_multigrid.routing.config import ROUTING_DEFAULTS, check_routing
+    cfg = check_routing(dict(target=0.3), num_blocks=4)
+    assert cfg == {**ROUTING_DEFAULTS, 'target': 0.3, 'units': 4}
+    assert check_routing(None, 4)['units'] == 4
+    with pytest.raises(ValueError, match=r"routing key\(s\) \['budjet'\] unknown"):
+        check_routing(dict(budjet='frame'), 4)
+
+
 def test_routing_keys_are_checked():
     from vsr_multigrid.engine.routing import RoutedBasicVSRNet
     with pytest.raises(ValueError, match='routing key'):

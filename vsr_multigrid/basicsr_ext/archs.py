@@ -219,7 +219,7 @@ class PrunedIconVSR(_IconVSRArgs, PrunedIconVSRNet):
 class RoutedBasicVSR(_BasicVSRArgs, RoutedBasicVSRNet):
     """BasicSR's BasicVSR whose residual blocks run per patch where a
     confidence estimator says so; ``routing``: the keys of
-    :data:`vsr_multigrid.engine.routing.ROUTING_DEFAULTS`. Train with
+    :data:`vsr_multigrid.routing.config.ROUTING_DEFAULTS`. Train with
     ``model_type: RoutedVideoRecurrentModel``."""
 
     OWN = _ROUTED_OWN

@@ -12,5 +12,6 @@ Plain torch, no MMagic or BasicSR import:
   training, gathered for speed).
 - :mod:`.outputs`: reconstructing a frame only around the patches whose
   hidden states changed since the previous frame.
-- :mod:`.config`: the dense config a routed one was made from.
+- :mod:`.config`: the routing keys (defaults and checks) and the dense
+  config a routed one was made from.
 """
