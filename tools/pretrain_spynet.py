@@ -1,17 +1,25 @@
-"""Pretrain MMagic's SPyNet on the LR frames of a REDS-layout data set, unsupervised.
+"""Pretrain MMagic's SPyNet on the LR frames of a REDS-layout data set.
 
-    python tools/pretrain_spynet.py                         # demo data, ~5 min on 2 cores
+    python tools/pretrain_spynet.py --objective synthetic   # demo data, supervised
+    python tools/pretrain_spynet.py                         # photometric, ~5 min on 2 cores
     python tools/pretrain_spynet.py --data data/my --iters 3000 --out my_spynet.pth
 
 SPyNet's published weights cannot be downloaded here, and BasicVSR trained
 with a randomly initialised SPyNet learns its flow only through the SR loss.
 This trains the same network (``mmagic.models.editors.basicvsr.basicvsr_net.SPyNet``)
-on consecutive LR frames of the training clips with a photometric loss
-(``vsr_multigrid.flow.unsupervised``), on random crops of the size BasicVSR
-trains on, and writes a checkpoint that a config loads with
-``model.generator.spynet_pretrained=PATH``. It reports the photometric error
-of the held-out validation clips (whole LR frames) for zero flow, the
-initial network and the trained one, so the gain is measured, not assumed.
+on the LR frames of the training clips, on random crops of the size BasicVSR
+trains on, with one of two objectives:
+
+- ``photometric`` (default): consecutive frames, photometric loss plus
+  smoothness (``vsr_multigrid.flow.unsupervised``);
+- ``synthetic``: single frames warped by known random flows, end-point error
+  (``vsr_multigrid.flow.synthetic``), FlyingChairs-style supervision.
+
+It writes a checkpoint that a config loads with
+``model.generator.spynet_pretrained=PATH``, and reports for the held-out
+validation clips the photometric error of real consecutive whole LR frames
+and the end-point error of fixed synthetic pairs, for zero flow, the initial
+network and the trained one, so the gain is measured, not assumed.
 """
 import argparse
 import json
@@ -78,6 +86,46 @@ def random_pairs(clips, crop: int, batch: int, generator: random.Random):
         yield torch.stack(refs), torch.stack(supps)
 
 
+def synthetic_batches(clips, crop: int, batch: int, max_motion: float, seed: int):
+    """Endless (ref, supp, flow, valid) batches of single frames warped by
+    known flows, randomly flipped and transposed first."""
+    import torch
+    from vsr_multigrid.flow.synthetic import synthetic_pair
+    frames = [frame for clip in clips for frame in clip if min(frame.shape[1:]) >= crop]
+    if not frames:
+        raise ValueError(f'no frame has at least {crop} px: lower --crop')
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        samples = []
+        for _ in range(batch):
+            frame = frames[int(torch.randint(len(frames), (), generator=generator))]
+            flips = torch.rand(3, generator=generator)
+            if flips[0] < 0.5:
+                frame = frame.flip(2)
+            if flips[1] < 0.5:
+                frame = frame.flip(1)
+            if flips[2] < 0.5:
+                frame = frame.transpose(1, 2)
+            samples.append(synthetic_pair(frame, crop, max_motion, generator))
+        yield tuple(torch.stack(parts) for parts in zip(*samples))
+
+
+def synthetic_validation_error(flow_net, clips, crop: int, max_motion: float,
+                               pairs_per_clip: int = 16) -> float:
+    """Mean end-point error (px) on fixed synthetic pairs of the validation
+    frames (the same pairs for every network)."""
+    import torch
+    from vsr_multigrid.flow.synthetic import endpoint_error
+    errors = []
+    with torch.no_grad():
+        for i, clip in enumerate(clips):
+            ref, supp, flow, valid = next(synthetic_batches(
+                [clip], crop, pairs_per_clip, max_motion, seed=1000 + i))
+            pred = flow_net(ref, supp) if flow_net is not None else torch.zeros_like(flow)
+            errors.append(float(endpoint_error(pred, flow, valid)))
+    return sum(errors) / len(errors)
+
+
 def zero_last_layers(spynet) -> None:
     """Start from zero flow: the last conv of every pyramid level outputs 0.
 
@@ -117,12 +165,19 @@ def main(argv=None):
     parser.add_argument('--lr', type=float, default=1e-4)
     parser.add_argument('--smoothness', type=float, default=0.05)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--objective', choices=('photometric', 'synthetic'),
+                        default='photometric',
+                        help='photometric: real consecutive frames, unsupervised; synthetic: '
+                        'frames warped by known random flows, end-point error')
+    parser.add_argument('--max-motion', type=float, default=4.0,
+                        help='largest synthetic motion in LR px (--objective synthetic)')
     parser.add_argument('--random-init', action='store_true',
                         help="keep SPyNet's random init instead of starting from zero flow")
     parser.add_argument('--out', help='checkpoint (default <data>/spynet_unsupervised.pth)')
     args = parser.parse_args(argv)
     import torch
     from mmagic.models.editors.basicvsr.basicvsr_net import SPyNet
+    from vsr_multigrid.flow.synthetic import pretrain_flow_supervised
     from vsr_multigrid.flow.unsupervised import pretrain_flow
 
     torch.manual_seed(args.seed)
@@ -131,21 +186,36 @@ def main(argv=None):
     spynet = SPyNet(pretrained=None)
     if not args.random_init:
         zero_last_layers(spynet)
-    before = dict(zero_flow=validation_error(None, val_clips),
-                  initial=validation_error(spynet, val_clips))
-    print(f'validation photometric error: zero flow {before["zero_flow"]:.4f}, '
-          f'initial SPyNet {before["initial"]:.4f}', flush=True)
+    def errors(net):
+        return dict(photometric=validation_error(net, val_clips),
+                    endpoint=synthetic_validation_error(net, val_clips, args.crop,
+                                                        args.max_motion))
+
+    spynet.eval()
+    before = dict(zero_flow=errors(None), initial=errors(spynet))
+    print(f'validation photometric error: zero flow {before["zero_flow"]["photometric"]:.4f}, '
+          f'initial SPyNet {before["initial"]["photometric"]:.4f}; synthetic end-point error '
+          f'(px): zero flow {before["zero_flow"]["endpoint"]:.3f}, initial SPyNet '
+          f'{before["initial"]["endpoint"]:.3f}', flush=True)
     start = time.perf_counter()
-    pairs = random_pairs(train_clips, args.crop, args.batch, random.Random(args.seed))
-    history = pretrain_flow(spynet, pairs, args.iters, lr=args.lr,
-                            smoothness=args.smoothness,
-                            log=lambda m: print(m, flush=True))
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    if args.objective == 'synthetic':
+        batches = synthetic_batches(train_clips, args.crop, args.batch, args.max_motion,
+                                    args.seed)
+        history = pretrain_flow_supervised(spynet, batches, args.iters, lr=args.lr, log=log)
+    else:
+        pairs = random_pairs(train_clips, args.crop, args.batch, random.Random(args.seed))
+        history = pretrain_flow(spynet, pairs, args.iters, lr=args.lr,
+                                smoothness=args.smoothness, log=log)
     seconds = time.perf_counter() - start
     spynet.eval()
-    after = validation_error(spynet, val_clips)
-    print(f'validation photometric error after {args.iters} iterations '
-          f'({seconds:.0f} s): {after:.4f}', flush=True)
-    out = args.out or osp.join(args.data, 'spynet_unsupervised.pth')
+    after = errors(spynet)
+    print(f'validation after {args.iters} iterations ({seconds:.0f} s): photometric error '
+          f'{after["photometric"]:.4f}, synthetic end-point error {after["endpoint"]:.3f} px',
+          flush=True)
+    default_name = ('spynet_synthetic.pth' if args.objective == 'synthetic'
+                    else 'spynet_unsupervised.pth')
+    out = args.out or osp.join(args.data, default_name)
     # Only the network's weights: SPyNet loads them (strict) before it
     # registers its normalisation buffers.
     state = {k: v for k, v in spynet.state_dict().items() if k.startswith('basic_module.')}
