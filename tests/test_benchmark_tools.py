@@ -35,6 +35,17 @@ def test_interleaved_timing_ranks_models_and_returns_outputs():
 
 
 # -- unsupervised flow (plain torch) ----------------------------------------
+class ConstantFlow(torch.nn.Module):
+    """A flow network that learns one shift for every pixel."""
+
+    def __init__(self):
+        super().__init__()
+        self.shift = torch.nn.Parameter(torch.zeros(2))
+
+    def forward(self, ref, supp):
+        return self.shift.view(1, 2, 1, 1).expand(ref.shape[0], 2, *ref.shape[2:])
+
+
 def test_warp_by_the_true_shift_reconstructs_the_reference():
     from vsr_multigrid.flow.unsupervised import photometric_loss, warp
     torch.manual_seed(0)
@@ -55,14 +66,6 @@ def test_warp_by_the_true_shift_reconstructs_the_reference():
 
 def test_pretrain_flow_lowers_the_photometric_loss_of_a_shift():
     from vsr_multigrid.flow.unsupervised import pretrain_flow
-
-    class ConstantFlow(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.shift = torch.nn.Parameter(torch.zeros(2))
-
-        def forward(self, ref, supp):
-            return self.shift.view(1, 2, 1, 1).expand(ref.shape[0], 2, *ref.shape[2:])
 
     generator = torch.Generator().manual_seed(0)
     smooth = torch.nn.functional.avg_pool2d(torch.rand(64, 3, 40, 40, generator=generator),
@@ -114,14 +117,6 @@ def test_random_flow_is_bounded_and_varied():
 
 def test_supervised_pretraining_learns_a_known_shift():
     from vsr_multigrid.flow.synthetic import pretrain_flow_supervised
-
-    class ConstantFlow(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.shift = torch.nn.Parameter(torch.zeros(2))
-
-        def forward(self, ref, supp):
-            return self.shift.view(1, 2, 1, 1).expand(ref.shape[0], 2, *ref.shape[2:])
 
     def batches():
         target = torch.tensor([1.5, -0.5]).view(1, 2, 1, 1).expand(4, 2, 8, 8)
