@@ -13,11 +13,12 @@ points inside ``supp``. The loss is the end-point error on those pixels.
 Plain torch; ``flow_net(ref, supp) -> flow`` is SPyNet's contract (flow in
 pixels, ``x`` then ``y``).
 """
-import math
 from typing import Callable, Iterator, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+
+from .fit import fit_adam
 
 __all__ = ['random_flow', 'sample_along_flow', 'synthetic_pair', 'endpoint_error',
            'pretrain_flow_supervised']
@@ -133,20 +134,12 @@ def pretrain_flow_supervised(
     Returns:
         list[float]: The end-point error of every iteration.
     """
-    optimizer = torch.optim.Adam(flow_net.parameters(), lr=lr)
     flow_net.train()
-    history = []
-    for step in range(iterations):
-        for group in optimizer.param_groups:
-            group['lr'] = lr * 0.5 * (1 + math.cos(math.pi * step / iterations))
-        ref, supp, target, valid = next(batches)
-        loss = endpoint_error(flow_net(ref, supp), target, valid)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(loss.item())
-        if log_every and (step + 1) % log_every == 0:
-            recent = history[-log_every:]
-            log(f'iteration {step + 1}/{iterations}: end-point error '
-                f'{sum(recent) / len(recent):.4f} px')
-    return history
+
+    def loss_fn(batch):
+        ref, supp, target, valid = batch
+        error = endpoint_error(flow_net(ref, supp), target, valid)
+        return error, error
+
+    return fit_adam(flow_net.parameters(), batches, iterations, loss_fn, lr, cosine=True,
+                    label='end-point error (px)', log=log, log_every=log_every)

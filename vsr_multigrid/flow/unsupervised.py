@@ -13,6 +13,8 @@ from typing import Callable, Iterator, Tuple
 import torch
 import torch.nn.functional as F
 
+from .fit import fit_adam
+
 __all__ = ['warp', 'photometric_loss', 'smoothness_loss', 'flow_loss', 'pretrain_flow']
 
 
@@ -69,18 +71,7 @@ def pretrain_flow(flow_net: torch.nn.Module, pairs: Iterator[Tuple[torch.Tensor,
     Returns:
         list[float]: The photometric loss of every iteration.
     """
-    optimizer = torch.optim.Adam(flow_net.parameters(), lr=lr)
     flow_net.train()
-    history = []
-    for step in range(iterations):
-        ref, supp = next(pairs)
-        loss, photometric = flow_loss(flow_net, ref, supp, smoothness)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.append(photometric.item())
-        if log_every and (step + 1) % log_every == 0:
-            recent = history[-log_every:]
-            log(f'iteration {step + 1}/{iterations}: photometric loss '
-                f'{sum(recent) / len(recent):.4f}')
-    return history
+    return fit_adam(flow_net.parameters(), pairs, iterations,
+                    lambda pair: flow_loss(flow_net, pair[0], pair[1], smoothness), lr,
+                    label='photometric loss', log=log, log_every=log_every)
