@@ -113,10 +113,16 @@ def test_stage1_resume_prune_test_and_finetune(demo_data, tmp_path):
     run_tool([sys.executable, 'tools/psnr_by_frame.py', TINY_BASICVSR,
               f'tf={tf_work}/iter_2.pth', f'pruned={out}/pruned.pth@{FINETUNE}',
               '--out', str(frames), '--cfg-options', *pruned_opts], demo_data)
-    curves = json.load(open(frames))['psnr_by_frame']
-    clip_len = int(open(osp.join(demo_data, 'meta_info_val.txt')).read().split()[1])
+    scores = json.load(open(frames))
+    curves = scores['psnr_by_frame']
+    val_meta = open(osp.join(demo_data, 'meta_info_val.txt')).read().split()
+    clip_len = int(val_meta[1])
     assert sorted(curves) == ['bicubic', 'pruned', 'tf']
     assert all(len(v) == clip_len and all(5 < x < 60 for x in v) for v in curves.values())
+    # One val clip: its whole-clip PSNR is the mean of the by-frame curve.
+    by_clip = scores['psnr_by_clip']
+    assert all(list(by_clip[k]) == val_meta[0::3] for k in curves)
+    assert all(abs(by_clip[k][val_meta[0]] - sum(v) / len(v)) < 1e-6 for k, v in curves.items())
     proc = run_tool([sys.executable, 'tools/train.py', FINETUNE_TF, '--work-dir',
                      str(tmp_path / 'no_teacher'), '--cfg-options', *pruned_opts,
                      f'model.teacher.checkpoint={tmp_path}/none.pth'], demo_data, check=False)
