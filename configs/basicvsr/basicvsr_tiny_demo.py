@@ -2,7 +2,8 @@
 # Inherits MMagic's own REDS4 config and overrides only what CPU size needs:
 # width/depth, batch, clip length, crop, LR and budget, data paths, no
 # pretrained SPyNet. These are the calibrated CPU regime of docs/BENCHMARKS.md
-# (about 12 minutes of training on 2 cores, +0.7 dB over bicubic): on a CPU
+# (about 11 minutes of training on 2 cores; +0.97 dB over bicubic on the
+# native-size demo data, +0.62 on the older 320-px data): on a CPU
 # the number of optimizer steps is what moves quality, so the batch is small
 # (2 clips of 4 frames); width (64 channels) and a higher LR did not help.
 _base_ = 'mmagic::basicvsr/basicvsr_2xb4_reds4.py'
