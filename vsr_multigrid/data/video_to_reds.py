@@ -149,7 +149,7 @@ def plan_clips(num_frames: int, clip_len: int, source: str,
 
 
 def build_reds_dataset(videos: Sequence[str], root: str, clip_len: int = 50,
-                       scale: int = 4, max_width: Optional[int] = 640,
+                       scale: int = 4, max_width: Optional[int] = None,
                        lmdb: bool = False,
                        max_frames: Optional[int] = None) -> List[Clip]:
     """Write a REDS-layout dataset made from ``videos`` under ``root``.
@@ -159,8 +159,9 @@ def build_reds_dataset(videos: Sequence[str], root: str, clip_len: int = 50,
         root: Output folder; created if missing.
         clip_len: Frames per clip.
         scale: Downsampling factor of the LR frames.
-        max_width: GT frames wider than this are area-downscaled first
-            (keeps the CPU demo small); None keeps the source size.
+        max_width: GT frames wider than this are area-downscaled first;
+            None (default) keeps the source size, as ``tools/make_demo_data.py``
+            does for this layout.
         lmdb: Also write LMDB copies in BasicSR's layout.
         max_frames: Use at most this many frames of each video.
 
@@ -210,7 +211,7 @@ def build_reds_dataset(videos: Sequence[str], root: str, clip_len: int = 50,
 
 
 def build_still_clip(video: str, root: str, clip_len: int = 25, scale: int = 4,
-                     max_width: Optional[int] = 640, moving_box=(0.25, 0.25, 0.75, 0.75),
+                     max_width: Optional[int] = None, moving_box=(0.25, 0.25, 0.75, 0.75),
                      first_frame: int = 0) -> Clip:
     """Write one validation clip with a still background, from a real video.
 
