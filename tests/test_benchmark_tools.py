@@ -195,6 +195,20 @@ def test_visualize_sr_writes_the_side_by_side_png(demo_data, tmp_path):
     assert image is not None and image.shape[1] > 4 * image.shape[0] / 2
 
 
+def test_benchmark_cfg_options_add_up_over_repeats():
+    """tools/demo.sh passes its own --cfg-options before the user's: both count."""
+    import benchmark
+    args = benchmark.build_parser().parse_args(
+        ['stock=a.py', '--cfg-options', 'train_cfg.val_interval=400',
+         '--cfg-options', 'randomness.seed=3', 'train_cfg.val_interval=200'])
+    assert args.cfg_options == ['train_cfg.val_interval=400', 'randomness.seed=3',
+                                'train_cfg.val_interval=200']
+    # the later value of a repeated key wins, as in mmengine's DictAction
+    assert benchmark.parse_cfg_options(args.cfg_options) == {
+        'train_cfg.val_interval': 200, 'randomness.seed': 3}
+    assert benchmark.build_parser().parse_args(['stock=a.py']).cfg_options == []
+
+
 def test_shape_costs_tabulates_the_trace_per_shape(tmp_path):
     import benchmark
     (tmp_path / 'curriculum').mkdir()

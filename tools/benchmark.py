@@ -175,7 +175,7 @@ def machine() -> str:
     return f'{cpu}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}'
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('runs', nargs='+', help='LABEL=CONFIG, reference first')
     parser.add_argument('--work-root', default='work_dirs/bench')
@@ -184,8 +184,9 @@ def main(argv=None):
                         help='keep finished work dirs instead of retraining')
     parser.add_argument('--throughput', action='store_true',
                         help='also measure loader vs model throughput')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='options passed to every training run')
+    parser.add_argument('--cfg-options', nargs='+', action='extend', default=[],
+                        help='options passed to every training run (repeated '
+                        '--cfg-options add up; a later value of a key wins)')
     parser.add_argument('--seeds', nargs='+', type=int, default=None,
                         help='train each run once per seed (randomness.seed); the '
                         "reference's spread is the noise floor of every comparison")
@@ -194,6 +195,11 @@ def main(argv=None):
                         'train with the first seed only')
     parser.add_argument('--no-baseline', action='store_true',
                         help='skip the bicubic/bilinear line of the validation clips')
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     out = args.out or osp.join(args.work_root, 'report')
     os.makedirs(out, exist_ok=True)
