@@ -6,9 +6,11 @@
 #
 #   bash tools/demo.sh            # one seed each, validated at iterations 400 and 800
 #                                 # (each validation of the native-size clips costs
-#                                 # about 80 s); about 28 minutes on 2 CPU cores
+#                                 # about 80 s); 27 minutes on 2 CPU cores on the
+#                                 # 320-px data, not yet timed on native-size data
 #   bash tools/demo.sh --full     # the bench of docs/BENCHMARKS.md: every preset,
-#                                 # 3 seeds for the stock and the multigrid run (3 hours)
+#                                 # 3 seeds for the stock and the multigrid run (2 hours
+#                                 # on the 320-px data, not yet timed on native-size data)
 # Both run in the calibrated CPU regime (configs/basicvsr/basicvsr_tiny_demo.py)
 # with the CPU-tuned curriculum (configs/multigrid/basicvsr_mg-vsr-cpu_tiny_demo.py).
 # Other arguments go to tools/benchmark.py (e.g. --reuse, --cfg-options ...).
