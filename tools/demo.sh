@@ -4,10 +4,9 @@
 # both on the held-out clips, print the comparison against the bicubic line
 # and write frame.png (bicubic | stock | multigrid | ground truth, zoomed).
 #
-#   bash tools/demo.sh            # one seed each, validated at iterations 400 and 800
-#                                 # (each validation of the native-size clips costs
-#                                 # about 80 s); 27 minutes on 2 CPU cores on the
-#                                 # 320-px data, not yet timed on native-size data
+#   bash tools/demo.sh            # one seed each, validated at iterations 400 and 800;
+#                                 # 14 minutes on a 2-core AMD EPYC host (2026-12-07),
+#                                 # 27 on the 320-px data on a 2.5x slower host (2026-11-26)
 #   bash tools/demo.sh --full     # the bench of docs/BENCHMARKS.md: every preset,
 #                                 # 3 seeds for the stock and the multigrid run (2 hours
 #                                 # on the 320-px data, not yet timed on native-size data)
