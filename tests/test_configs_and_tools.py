@@ -30,6 +30,9 @@ def test_config_inherits_stock_and_parses(path):
         assert cfg.param_scheduler.stock.type == 'CosineRestartLR'
         # The stock budget stays the reference the curriculum is measured against.
         assert cfg.train_cfg.max_iters == cfg.param_scheduler.stock.periods[0]
+    elif 'tiny' in path and cfg.param_scheduler.get('type') == 'CosineRestartLR':
+        # A tiny stock config that changes its budget changes the cosine with it.
+        assert cfg.train_cfg.max_iters == cfg.param_scheduler.periods[0]
 
 
 TINY_MULTIGRID = [p for p in CONFIGS if '/multigrid/' in p and 'tiny' in p]

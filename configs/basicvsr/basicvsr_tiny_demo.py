@@ -1,11 +1,13 @@
 # Tiny CPU-sized stock BasicVSR on the demo data (tools/make_demo_data.py).
 # Inherits MMagic's own REDS4 config and overrides only what CPU size needs:
 # width/depth, batch, clip length, crop, LR and budget, data paths, no
-# pretrained SPyNet. These are the calibrated CPU regime of docs/BENCHMARKS.md
-# (about 11 minutes of training on 2 cores; +0.97 dB over bicubic on the
-# native-size demo data, +0.62 on the older 320-px data): on a CPU
-# the number of optimizer steps is what moves quality, so the batch is small
-# (2 clips of 4 frames); width (64 channels) and a higher LR did not help.
+# pretrained SPyNet. This is the shortened form that tools/demo.sh runs
+# (about 6 minutes of training on 2 cores; +0.97 dB over bicubic on the
+# native-size demo data over 6 seeds, +0.62 on the older 320-px data); the
+# calibrated CPU regime of docs/BENCHMARKS.md is the same run at 1600
+# iterations, ./basicvsr_tiny_calibrated.py. On a CPU the number of optimizer
+# steps is what moves quality, so the batch is small (2 clips of 4 frames);
+# width (64 channels) and a higher LR did not help.
 _base_ = 'mmagic::basicvsr/basicvsr_2xb4_reds4.py'
 
 experiment_name = 'basicvsr_tiny_demo'
