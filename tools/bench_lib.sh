@@ -22,13 +22,20 @@ bench_train() {
 }
 
 # bench_dense ROOT STOCK_CONFIG [CHECKPOINT]: prints the dense checkpoint a
-# bench starts from: CHECKPOINT if given, else ROOT/dense trained once (800
-# iterations, the calibrated config).
+# bench starts from: CHECKPOINT if given, else ROOT/dense trained once with
+# STOCK_CONFIG as it stands (its own train_cfg.max_iters).
 bench_dense() {
   local root=$1 stock=$2 dense=${3:-}
   if [[ -z "$dense" ]]; then
-    [[ -f "$root/dense/iter_800.pth" ]] || python tools/train.py "$stock" --work-dir "$root/dense" >&2
-    dense="$root/dense/iter_800.pth"
+    local iters
+    iters=$(bench_max_iters "$stock")
+    [[ -f "$root/dense/iter_$iters.pth" ]] || python tools/train.py "$stock" --work-dir "$root/dense" >&2
+    dense="$root/dense/iter_$iters.pth"
   fi
   echo "$dense"
+}
+
+# bench_max_iters CONFIG: prints the config's train_cfg.max_iters.
+bench_max_iters() {
+  python -W ignore -c "import sys; from mmengine import Config; print(Config.fromfile(sys.argv[1]).train_cfg.max_iters)" "$1"
 }

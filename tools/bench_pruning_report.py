@@ -22,15 +22,17 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-STOCK = 'configs/basicvsr/basicvsr_tiny_demo.py'
-#: Row label, run folder pattern, the folder of its channel spec, and what
-#: its iterations after the dense training are made of.
+STOCK = 'configs/basicvsr/basicvsr_tiny_calibrated.py'
+#: Row label, run folder pattern, the folder of its channel spec, what its
+#: iterations after the dense training are made of, and the key of the run's
+#: own length in those counts.
 METHODS = [
-    ('SSL + TF', 'ssl-tf-{tag}', 'ssl-{tag}', 'stage 1 {s1} + TF fine-tune {ft}'),
-    ('SSL, no TF', 'ssl-notf-{tag}', 'ssl-{tag}', 'stage 1 {s1} + fine-tune {ft}'),
-    ('SSL (RSC) + TF', 'ssl-rsc-tf-{tag}', 'ssl-rsc-{tag}', 'stage 1 {s1} + TF fine-tune {ft}'),
-    ('L1-norm', 'l1-ft-{tag}', 'l1-{tag}', 'fine-tune {both}'),
-    ('narrow, from scratch', 'scratch-{tag}', 'narrow-{tag}', 'all {all} from scratch'),
+    ('SSL + TF', 'ssl-tf-{tag}', 'ssl-{tag}', 'stage 1 {s1} + TF fine-tune {ft}', 'ft'),
+    ('SSL, no TF', 'ssl-notf-{tag}', 'ssl-{tag}', 'stage 1 {s1} + fine-tune {ft}', 'ft'),
+    ('SSL (RSC) + TF', 'ssl-rsc-tf-{tag}', 'ssl-rsc-{tag}', 'stage 1 {s1} + TF fine-tune {ft}',
+     'ft'),
+    ('L1-norm', 'l1-ft-{tag}', 'l1-{tag}', 'fine-tune {both}', 'both'),
+    ('narrow, from scratch', 'scratch-{tag}', 'narrow-{tag}', 'all {all} from scratch', 'all'),
 ]
 TARGETS = [('p50', 0.5), ('p25', 0.25), ('p10', 0.1)]
 
@@ -65,7 +67,7 @@ def main(argv=None):
                         help='work dirs of the dense config\'s seeds (noise floor)')
     parser.add_argument('--stage1-iters', type=int, default=300)
     parser.add_argument('--finetune-iters', type=int, default=300)
-    parser.add_argument('--dense-iters', type=int, default=800)
+    parser.add_argument('--dense-iters', type=int, default=1600)
     parser.add_argument('--skip-latency', action='store_true')
     args = parser.parse_args(argv)
     from mmengine.config import Config
@@ -93,9 +95,13 @@ def main(argv=None):
                  budget=f'{args.dense_iters} dense', spec=None, **dense)]
     specs = []
     for tag, share in TARGETS:
-        for label, run, spec_dir, budget in METHODS:
+        for label, run, spec_dir, budget, length in METHODS:
             run_dir = osp.join(root, run.format(tag=tag))
             if not osp.isdir(run_dir):
+                continue
+            if not osp.isfile(osp.join(run_dir, f'iter_{counts[length]}.pth')):
+                # Still training (another shell) or killed: not a result yet.
+                print(f'{run_dir}: unfinished (no iter_{counts[length]}.pth), left out')
                 continue
             report = json.load(open(osp.join(root, spec_dir.format(tag=tag),
                                              'prune_report.json')))

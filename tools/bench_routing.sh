@@ -35,7 +35,7 @@ target="${TARGET:-0.5}"
 mkdir -p "$root"
 python tools/make_demo_data.py
 python tools/make_demo_data.py --still --out data/demo_still
-stock=configs/basicvsr/basicvsr_tiny_demo.py
+stock=configs/basicvsr/basicvsr_tiny_calibrated.py  # the calibrated regime (issue 7)
 
 source tools/bench_lib.sh
 variant="" generator="" dense_config="$stock"
