@@ -4,7 +4,16 @@
 # cosine over ITERS, validation and a checkpoint every 100 iterations, logged
 # to WORK_DIR.log. Skipped when its last checkpoint exists; resumed from the
 # latest one when interrupted (then load_from, the starting point, is dropped).
+#
+# Two shells may share a bench (tools/bench_pruning.sh's METHODS): a run is
+# trained under a lock on WORK_DIR.lock, so a shell that reaches a run another
+# shell is training waits for it and then finds it done.
 bench_train() {
+  mkdir -p "$(dirname "$3")"
+  ( flock 9; _bench_train_unlocked "$@" ) 9> "$3.lock"
+}
+
+_bench_train_unlocked() {
   local tag=$1 config=$2 work=$3 iters=$4
   shift 4
   [[ -f "$work/iter_$iters.pth" ]] && return 0

@@ -13,7 +13,9 @@
 # cost, and a table is printed with the dense and bicubic lines.
 #
 #   bash tools/bench_pruning.sh [DENSE_CHECKPOINT]   # about 90 minutes on 2 CPU cores
-# Without DENSE_CHECKPOINT the dense model is trained first (13 more minutes).
+# Without DENSE_CHECKPOINT the dense model is trained first: the calibrated
+# stock, 1600 iterations on the native-size demo data (18 to 40 minutes of
+# training on 2-core EPYC hosts beside another run; docs/BENCHMARKS.md).
 # BENCH_ROOT (default work_dirs/bench_pruning), SHARES, STAGE1_ITERS, FINETUNE_ITERS,
 # ROUND_TO; RSC=0 leaves out the RSC run (at 25%); METHODS (default "ssl l1
 # scratch") picks the methods, so that two shells can share the work once the

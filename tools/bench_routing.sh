@@ -10,8 +10,10 @@
 # still-background clip, and tools/psnr_by_frame.py for the refresh's effect
 # by frame position.
 #
-#   bash tools/bench_routing.sh [DENSE_CHECKPOINT]   # about 60 minutes on 2 CPU cores
-# Without DENSE_CHECKPOINT the dense model is trained first (13 more minutes).
+#   bash tools/bench_routing.sh [DENSE_CHECKPOINT]   # about 60 minutes on 2 CPU cores with the old 320-px frames; longer on native-size ones
+# Without DENSE_CHECKPOINT the dense model is trained first: the calibrated
+# stock, 1600 iterations on the native-size demo data (18 to 40 minutes of
+# training on 2-core EPYC hosts beside another run; docs/BENCHMARKS.md).
 # BENCH_ROOT (default work_dirs/bench_routing), PHASE1_ITERS, PHASE2_ITERS,
 # THRESHOLDS (default "0.3 0.5 0.7"), TARGET (executed fraction, default 0.5),
 # ROUTING (more routing keys for training and test, e.g. "reuse=True"),
