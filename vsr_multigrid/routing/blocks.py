@@ -145,7 +145,10 @@ def routed_residual_blocks(convs: Mapping[str, nn.Conv2d], branch: str, num_bloc
         if plan.empty:
             continue
         if plan.whole:
-            interior += plan.keep * _block(convs, prefix, interior)
+            # A contiguous copy: a conv on the strided view of the padded
+            # buffer may take another kernel and differ from dense in the
+            # last bits (seen on an AMD EPYC host).
+            interior += plan.keep * _block(convs, prefix, interior.contiguous())
             continue
         windows = gather_windows(padded, plan.windows)
         crop = (slice(None), slice(None), slice(BLOCK_HALO, -BLOCK_HALO),
