@@ -67,7 +67,8 @@ def main(argv=None):
                         help='work dirs of the dense config\'s seeds (noise floor)')
     parser.add_argument('--stage1-iters', type=int, default=300)
     parser.add_argument('--finetune-iters', type=int, default=300)
-    parser.add_argument('--dense-iters', type=int, default=1600)
+    parser.add_argument('--dense-iters', type=int, default=None,
+                        help='default: the stock config\'s train_cfg.max_iters')
     parser.add_argument('--skip-latency', action='store_true')
     args = parser.parse_args(argv)
     from mmengine.config import Config
@@ -79,6 +80,8 @@ def main(argv=None):
 
     root = args.root
     cfg = Config.fromfile(STOCK)
+    if args.dense_iters is None:
+        args.dense_iters = cfg.train_cfg.max_iters
     init_default_scope('mmagic')
     zero = upsampling_scores(DATASETS.build(cfg.val_dataloader.dataset))
     bicubic = zero['bicubic']['PSNR']
