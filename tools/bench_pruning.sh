@@ -105,5 +105,5 @@ train configs/ssl/basicvsr_ssl-finetune-tf_tiny_demo.py "$root/ssl-rsc-tf-$tag" 
   load_from="$root/ssl-rsc-$tag/pruned.pth" model.teacher.checkpoint="$rsc_stage1"
 fi
 
-python tools/bench_pruning_report.py "$root" --dense "$dense" --stage1-iters "$stage1_iters" \
+python tools/bench_pruning_report.py "$root" --dense "$dense" --stock "$stock" --stage1-iters "$stage1_iters" \
   --finetune-iters "$finetune_iters" --dense-iters "$dense_iters"

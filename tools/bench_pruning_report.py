@@ -22,7 +22,8 @@ import sys
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
-STOCK = 'configs/basicvsr/basicvsr_tiny_calibrated.py'
+#: The dense config pruned (tools/bench_pruning.sh passes its own as --stock).
+DEFAULT_STOCK = 'configs/basicvsr/basicvsr_tiny_calibrated.py'
 #: Row label, run folder pattern, the folder of its channel spec, what its
 #: iterations after the dense training are made of, and the key of the run's
 #: own length in those counts.
@@ -44,7 +45,7 @@ def final(run_dir: str) -> dict:
                 iter=record['iter'], minutes=record['train_seconds'] / 60)
 
 
-def dense_score(checkpoint: str, root: str) -> dict:
+def dense_score(checkpoint: str, root: str, stock: str) -> dict:
     """The dense model's final validation, from its run's records; for a
     checkpoint without them (e.g. converted from BasicSR) scored on the same
     clips by ``tools/psnr_by_frame.py`` (all clips have the same length, so
@@ -53,8 +54,8 @@ def dense_score(checkpoint: str, root: str) -> dict:
     if osp.isfile(osp.join(run_dir, 'progress.jsonl')):
         return final(run_dir)
     out = osp.join(root, 'dense_score.json')
-    subprocess.run([sys.executable, 'tools/psnr_by_frame.py', STOCK,
-                    f'dense={checkpoint}@{STOCK}', '--out', out], check=True)
+    subprocess.run([sys.executable, 'tools/psnr_by_frame.py', stock,
+                    f'dense={checkpoint}@{stock}', '--out', out], check=True)
     by_frame = json.load(open(out))['psnr_by_frame']['dense']
     return dict(PSNR=statistics.mean(by_frame), SSIM=None, iter=None, minutes=None)
 
@@ -63,6 +64,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root')
     parser.add_argument('--dense', required=True, help='the dense checkpoint pruned')
+    parser.add_argument('--stock', default=DEFAULT_STOCK,
+                        help=f'the dense checkpoint\'s config (default {DEFAULT_STOCK})')
     parser.add_argument('--stock-runs', nargs='*', default=[],
                         help='work dirs of the dense config\'s seeds (noise floor)')
     parser.add_argument('--stage1-iters', type=int, default=300)
@@ -79,13 +82,13 @@ def main(argv=None):
     from bicubic_baseline import upsampling_scores
 
     root = args.root
-    cfg = Config.fromfile(STOCK)
+    cfg = Config.fromfile(args.stock)
     if args.dense_iters is None:
         args.dense_iters = cfg.train_cfg.max_iters
     init_default_scope('mmagic')
     zero = upsampling_scores(DATASETS.build(cfg.val_dataloader.dataset))
     bicubic = zero['bicubic']['PSNR']
-    dense = dense_score(args.dense, root)
+    dense = dense_score(args.dense, root, args.stock)
     floor = None
     if args.stock_runs:
         values = [final(d)['PSNR'] for d in args.stock_runs]
@@ -127,7 +130,7 @@ def main(argv=None):
     frames = osp.join(root, 'frames.json')
     tf, notf = osp.join(root, 'ssl-tf-p25'), osp.join(root, 'ssl-notf-p25')
     if osp.isdir(tf) and osp.isdir(notf):
-        subprocess.run([sys.executable, 'tools/psnr_by_frame.py', STOCK,
+        subprocess.run([sys.executable, 'tools/psnr_by_frame.py', args.stock,
                         f'dense={args.dense}', f'SSL 25% + TF={_last(tf)}',
                         f'SSL 25%, no TF={_last(notf)}', '--out', frames,
                         '--plot', osp.join(root, 'frames.png')], check=True)
